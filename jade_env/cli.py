@@ -1,0 +1,59 @@
+"""The ``jade-rag`` command: one entry point for the whole project.
+
+Each subcommand lives in its own module under :mod:`jade_env.commands` (and, for the parts that
+import the baselines or the leaderboard, in those packages) and exposes ``register(subparsers)``,
+which adds its parser and sets ``func`` to a callable taking the parsed arguments and returning
+the exit status. A :class:`~jade_env.errors.JadeError` is printed as one line on stderr with exit
+status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from jade_env import __version__
+from jade_env.errors import JadeError
+
+# Subcommand modules, in the order ``jade-rag --help`` lists them. A module whose optional
+# dependencies are missing is skipped only if it raises ImportError at import time.
+COMMAND_MODULES: tuple[str, ...] = (
+    "jade_env.commands.score",
+    "jade_env.commands.data",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jade-rag",
+        description="Environments, baselines and leaderboard for agentic RAG (JADE, arXiv 2601.21916).",
+    )
+    parser.add_argument("--version", action="version", version=f"jade-rag {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except JadeError as err:
+        print(f"jade-rag {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"jade-rag {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

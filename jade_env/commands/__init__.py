@@ -1,0 +1,1 @@
+"""Subcommands of ``jade-rag``: one module each, with ``register(subparsers)``."""

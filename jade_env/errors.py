@@ -1,0 +1,24 @@
+"""Errors a user can act on.
+
+Every error raised on bad user input derives from :class:`JadeError`. Its message says what was
+wrong, where (file, line, record or field) and what was expected, in one line. The ``jade-rag``
+command prints that line and exits with status 2; it never shows a traceback for a ``JadeError``.
+"""
+
+from __future__ import annotations
+
+
+class JadeError(Exception):
+    """Base class of every error caused by user input (files, arguments, requests)."""
+
+
+class DataFormatError(JadeError, ValueError):
+    """A data file (questions, corpus, predictions) is unreadable or not in the expected format."""
+
+
+class DatasetUnavailableError(JadeError, FileNotFoundError):
+    """A dataset was asked for by name, but no local file is given and the hub cannot be reached."""
+
+
+class RetrievalError(JadeError, RuntimeError):
+    """A retriever cannot be built, loaded or reached."""

