@@ -49,7 +49,7 @@ class Retriever(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (threads, connections, memory maps). Safe to call twice."""
 
-    def __enter__(self) -> "Retriever":
+    def __enter__(self) -> Retriever:
         return self
 
     def __exit__(self, *exc: object) -> None:

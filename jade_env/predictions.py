@@ -1,0 +1,133 @@
+"""Reading prediction files: the official HotpotQA/SQuAD JSON forms and our JSONL.
+
+Accepted forms, detected by content:
+
+===================  ========================================================================
+``jsonl``            one JSON object per line with ``id`` and ``prediction`` (the format that
+                     ``jade-rag evaluate`` writes and the leaderboard takes); other fields, such
+                     as ``rounds``, ``retrieval_calls`` and ``tokens``, are kept as costs when
+                     they are numbers.
+``hotpotqa``         the official HotpotQA prediction JSON: ``{"answer": {id: text}, "sp": ...}``.
+``squad``            the official SQuAD prediction JSON: ``{id: text}``.
+===================  ========================================================================
+
+Bad input (unreadable file, bad JSON, a line that is not an object, a missing or non-string
+``id`` or ``prediction``, a duplicate id) raises :class:`~jade_env.errors.DataFormatError` with one
+line naming the file, the line or id, and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jade_env.errors import DataFormatError
+
+COST_FIELDS: tuple[str, ...] = ("rounds", "retrieval_calls", "tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One predicted answer and the cost counters reported with it."""
+
+    id: str
+    prediction: str
+    costs: dict[str, float] = field(default_factory=dict)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataFormatError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataFormatError(f"{path}: is a directory; expected a predictions file") from None
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise DataFormatError(f"{path}:{line}: byte {err.start} is not valid UTF-8; expected a UTF-8 text file") from None
+    except OSError as err:
+        raise DataFormatError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def read_predictions(path: str | Path) -> dict[str, Prediction]:
+    """Read a predictions file in any accepted form; returns id -> :class:`Prediction` in file order."""
+    path = Path(path)
+    text = _read_text(path)
+    stripped = text.lstrip()
+    if not stripped:
+        raise DataFormatError(f"{path}: the file is empty; expected predictions as JSONL lines or a JSON object")
+    first_line = stripped.split("\n", 1)[0].strip()
+    if stripped.startswith("{") and not _is_single_jsonl_record(first_line):
+        return _read_json_object(path, text)
+    return _read_jsonl(path, text)
+
+
+def _is_single_jsonl_record(line: str) -> bool:
+    """True when the first line is a complete JSON object with an ``id`` (a JSONL predictions line)."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and "id" in obj
+
+
+def _read_json_object(path: Path, text: str) -> dict[str, Prediction]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg}); expected a JSON object of predictions") from None
+    if not isinstance(obj, dict):
+        raise DataFormatError(f"{path}: expected a JSON object, got {type(obj).__name__}")
+    answers = obj.get("answer") if "answer" in obj and isinstance(obj.get("answer"), dict) else obj
+    where = 'in "answer"' if answers is not obj else "at the top level"
+    out: dict[str, Prediction] = {}
+    for qid, pred in answers.items():
+        if qid == "sp" and answers is obj:
+            continue
+        if not isinstance(pred, str):
+            raise DataFormatError(
+                f"{path}: id {qid!r} {where}: prediction is {type(pred).__name__}; expected a string"
+            )
+        out[qid] = Prediction(qid, pred)
+    return out
+
+
+def _read_jsonl(path: Path, text: str) -> dict[str, Prediction]:
+    out: dict[str, Prediction] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataFormatError(f"{path}:{lineno}: invalid JSON ({err.msg}); expected one JSON object per line") from None
+        if not isinstance(rec, dict):
+            raise DataFormatError(f"{path}:{lineno}: expected a JSON object with \"id\" and \"prediction\", got {type(rec).__name__}")
+        qid = rec.get("id")
+        if not isinstance(qid, str) or not qid:
+            raise DataFormatError(f"{path}:{lineno}: \"id\" is {_describe(qid)}; expected a non-empty string")
+        if "prediction" not in rec:
+            raise DataFormatError(f"{path}:{lineno}: id {qid!r} has no \"prediction\" field")
+        pred = rec["prediction"]
+        if not isinstance(pred, str):
+            raise DataFormatError(f"{path}:{lineno}: id {qid!r}: \"prediction\" is {_describe(pred)}; expected a string")
+        if qid in out:
+            raise DataFormatError(f"{path}:{lineno}: duplicate id {qid!r}; each id must appear once")
+        costs: dict[str, float] = {}
+        for name in COST_FIELDS:
+            value = rec.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise DataFormatError(f"{path}:{lineno}: id {qid!r}: {name!r} is {_describe(value)}; expected a finite number")
+            costs[name] = float(value)
+        out[qid] = Prediction(qid, pred, costs)
+    if not out:
+        raise DataFormatError(f"{path}: no predictions found; expected JSONL lines with \"id\" and \"prediction\"")
+    return out
+
+
+def _describe(value: object) -> str:
+    return "missing" if value is None else f"{type(value).__name__} {json.dumps(value)[:40]}"

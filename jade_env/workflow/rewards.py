@@ -1,0 +1,98 @@
+"""Reward presets and the reward of an ended episode (SPEC section 4).
+
+Components, always computed and reported whatever their weight: ``f1``, ``em``, ``sub_em`` of the
+final answer against every gold alias (:mod:`jade_env.scoring`); ``format``, the sum of format
+penalties; ``rounds_cost = min(rounds, 3) / 3``; ``retrieval_cost = min(retrieval_calls, 3) / 3``.
+
+``global = outcome - alpha * rounds_cost - beta * retrieval_cost``.
+
+==================  =================  ==========  ===========  =============================================
+preset              outcome            format      placement    notes
+==================  =================  ==========  ===========  =============================================
+``jade``            F1                 -1          terminal     the paper's reward (the default)
+``jade_broadcast``  F1; EM when the    -2          broadcast    as the paper's released trainer: the global
+                    gold is yes/no                              reward is added to every transition
+``search_r1``       EM                 -1          terminal     Search-R1's outcome reward
+``mmoa``            F1                 per role    terminal     MMOA-RAG's module penalties: QR -0.5, DS -1,
+                                                                AG -0.5 (other roles -1)
+==================  =================  ==========  ===========  =============================================
+
+Placement ``terminal``: the global reward is paid once, on the final step. Placement ``broadcast``:
+the global reward belongs to every transition of the episode; since it is known only at the end, the
+final ``info["transition_rewards"]`` lists, per agent step, its format penalty plus the global reward,
+for trainers to assign; the Gymnasium step still returns the global reward on the final step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from jade_env.scoring import AnswerScore, is_yes_no
+
+OUTCOMES: tuple[str, ...] = ("f1", "em", "sub_em", "f1_or_em_yes_no")
+PLACEMENTS: tuple[str, ...] = ("terminal", "broadcast")
+
+
+@dataclass(frozen=True, slots=True)
+class RewardConfig:
+    """Weights of the reward; a preset is a default set of them, every field a ``make`` keyword."""
+
+    outcome: str = "f1"
+    format_penalty: float = -1.0
+    alpha: float = 0.0
+    beta: float = 0.0
+    placement: str = "terminal"
+    role_penalties: dict[str, float] = field(default_factory=dict)
+
+    def penalty(self, role: str) -> float:
+        """The format penalty an invalid output of ``role`` costs."""
+        return self.role_penalties.get(role, self.format_penalty)
+
+    def validate(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"reward outcome {self.outcome!r} is unknown; expected one of {', '.join(OUTCOMES)}")
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"reward placement {self.placement!r} is unknown; expected one of {', '.join(PLACEMENTS)}")
+
+
+PRESETS: dict[str, RewardConfig] = {
+    "jade": RewardConfig(),
+    "jade_broadcast": RewardConfig(outcome="f1_or_em_yes_no", format_penalty=-2.0, placement="broadcast"),
+    "search_r1": RewardConfig(outcome="em"),
+    "mmoa": RewardConfig(role_penalties={"qr": -0.5, "ds": -1.0, "ag": -0.5}),
+}
+
+
+def make_reward_config(preset: str = "jade", **overrides: Any) -> RewardConfig:
+    """The preset's weights with any field overridden (unknown presets or fields raise ValueError)."""
+    if preset not in PRESETS:
+        raise ValueError(f"reward preset {preset!r} is unknown; expected one of {', '.join(PRESETS)}")
+    unknown = set(overrides) - set(RewardConfig.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown reward weight(s) {sorted(unknown)}; expected {sorted(RewardConfig.__dataclass_fields__)}")
+    config = replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+    config.validate()
+    return config
+
+
+def reward_components(score: AnswerScore, golds: tuple[str, ...], format_total: float, rounds: int, retrieval_calls: int) -> dict[str, float]:
+    """Every reward component of an ended episode."""
+    return {
+        "f1": score.f1,
+        "em": score.em,
+        "sub_em": score.sub_em,
+        "format": format_total,
+        "rounds_cost": min(rounds, 3) / 3,
+        "retrieval_cost": min(retrieval_calls, 3) / 3,
+        "yes_no_gold": float(is_yes_no(golds)),
+    }
+
+
+def global_reward(config: RewardConfig, components: dict[str, float]) -> float:
+    """``outcome - alpha * rounds_cost - beta * retrieval_cost`` under ``config``."""
+    if config.outcome == "f1_or_em_yes_no":
+        outcome = components["em"] if components["yes_no_gold"] else components["f1"]
+    else:
+        outcome = components[config.outcome]
+    return outcome - config.alpha * components["rounds_cost"] - config.beta * components["retrieval_cost"]
