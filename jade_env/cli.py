@@ -22,6 +22,7 @@ from jade_env.errors import JadeError
 COMMAND_MODULES: tuple[str, ...] = (
     "jade_env.commands.score",
     "jade_env.commands.data",
+    "jade_env.commands.envs",
 )
 
 

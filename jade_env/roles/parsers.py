@@ -81,8 +81,8 @@ def _extract(text: str, tag: str, strict: bool) -> Parsed[str]:
         if m is None:
             return _invalid(f"expected <{tag}>...</{tag}>; no complete <{tag}> element found")
     content = m.group(1)
-    if f"<{tag}>" in content:
-        return _invalid(f"nested <{tag}> inside <{tag}>")
+    if f"<{tag}>" in content or f"</{tag}>" in content:
+        return _invalid(f"nested or repeated <{tag}> elements; expected exactly one")
     return Parsed(True, content)
 
 

@@ -1,0 +1,158 @@
+"""The JADE team as PettingZoo environments: one agent per role, the same engine as the Gymnasium env.
+
+``team_env(dataset=..., **engine_settings)`` gives the AEC env (turn order = the order in which the
+workflow asks the roles), ``team_parallel_env(...)`` the parallel one (at each step only the acting
+role's action is used; the observation of every other agent has ``role == ""``, meaning "wait").
+
+Rewards: a format penalty goes at once to the agent that erred. The global reward goes to every agent
+at the end (placement ``terminal``) or, under ``broadcast``, to each of an agent's transitions; since it
+is known only at the end, each agent then receives it once per transition it made, at the end
+(``info["transition_rewards"]`` of the final step lists the per-transition values).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pettingzoo import AECEnv, ParallelEnv
+
+from jade_env.envs.team_env import JadeRAGEnv
+from jade_env.roles.ids import ROLES
+
+
+def _waiting(obs: dict[str, str]) -> dict[str, str]:
+    return {"role": "", "system": "", "user": "", "question": obs["question"], "fields": "{}"}
+
+
+def _final_rewards(env: JadeRAGEnv) -> dict[str, float]:
+    """The global reward of the ended episode, per agent (see the module docstring)."""
+    episode = env.episode
+    assert episode is not None and episode.reward is not None
+    if env.config.reward.placement == "broadcast":
+        return {a: episode.reward * episode.counters.steps[a] for a in ROLES}
+    return dict.fromkeys(ROLES, episode.reward)
+
+
+class JadeTeamAECEnv(AECEnv):
+    """AEC version: agents ``planner, qds, qdp, qr, ds, ag, as``; ``agent_selection`` is the acting role.
+
+    Arguments are those of :class:`~jade_env.envs.team_env.JadeRAGEnv` (except ``controlled_roles``
+    and ``executor``: every role is an agent here).
+    """
+
+    metadata = {"name": "jade_team_v0", "render_modes": ["ansi"], "is_parallelizable": False}
+
+    def __init__(self, dataset: str = "synthetic", render_mode: str | None = None, **engine_settings: Any) -> None:
+        super().__init__()
+        self.env = JadeRAGEnv(dataset=dataset, render_mode=render_mode, **engine_settings)
+        self.possible_agents = list(ROLES)
+        self.agents: list[str] = []
+        self._observation_spaces = dict.fromkeys(ROLES, self.env.observation_space)
+        self._action_spaces = dict.fromkeys(ROLES, self.env.action_space)
+        self.render_mode = render_mode
+
+    def observation_space(self, agent: str):
+        return self._observation_spaces[agent]
+
+    def action_space(self, agent: str):
+        return self._action_spaces[agent]
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        self._obs, info = self.env.reset(seed=seed, options=options)
+        self.agents = list(self.possible_agents)
+        self.rewards = dict.fromkeys(self.agents, 0.0)
+        self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
+        self.terminations = dict.fromkeys(self.agents, False)
+        self.truncations = dict.fromkeys(self.agents, False)
+        self.infos = {a: dict(info) for a in self.agents}
+        self.agent_selection = self._obs["role"]
+
+    def observe(self, agent: str) -> dict[str, str]:
+        return self._obs if agent == self._obs["role"] else _waiting(self._obs)
+
+    def step(self, action: Any) -> None:
+        if self.terminations[self.agent_selection] or self.truncations[self.agent_selection]:
+            self._was_dead_step(action)
+            return
+        agent = self.agent_selection
+        self._cumulative_rewards[agent] = 0.0
+        self._clear_rewards()
+        self._obs, _, terminated, truncated, info = self.env.step(action)
+        self.rewards[agent] = float(info["penalty"])
+        if terminated or truncated:
+            for a, r in _final_rewards(self.env).items():
+                self.rewards[a] += r
+            self.terminations = dict.fromkeys(self.agents, terminated)
+            self.truncations = dict.fromkeys(self.agents, truncated)
+            self.infos = {a: dict(info) for a in self.agents}
+            self.agent_selection = self.agents[0]
+        else:
+            self.infos[agent] = info
+            self.agent_selection = self._obs["role"]
+        self._accumulate_rewards()
+
+    def render(self) -> str | None:
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class JadeTeamParallelEnv(ParallelEnv):
+    """Parallel version: every live agent gets an observation each step; only the acting role's action is used."""
+
+    metadata = {"name": "jade_team_parallel_v0", "render_modes": ["ansi"]}
+
+    def __init__(self, dataset: str = "synthetic", render_mode: str | None = None, **engine_settings: Any) -> None:
+        self.env = JadeRAGEnv(dataset=dataset, render_mode=render_mode, **engine_settings)
+        self.possible_agents = list(ROLES)
+        self.agents: list[str] = []
+        self._observation_spaces = dict.fromkeys(ROLES, self.env.observation_space)
+        self._action_spaces = dict.fromkeys(ROLES, self.env.action_space)
+        self.render_mode = render_mode
+
+    def observation_space(self, agent: str):
+        return self._observation_spaces[agent]
+
+    def action_space(self, agent: str):
+        return self._action_spaces[agent]
+
+    def _observations(self, obs: dict[str, str]) -> dict[str, dict[str, str]]:
+        return {a: obs if a == obs["role"] else _waiting(obs) for a in self.agents}
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.agents = list(self.possible_agents)
+        return self._observations(obs), {a: dict(info) for a in self.agents}
+
+    def step(self, actions: dict[str, Any]):
+        acting = self.env._observation()["role"]
+        obs, _, terminated, truncated, info = self.env.step(actions.get(acting))
+        rewards = dict.fromkeys(self.agents, 0.0)
+        rewards[acting] = float(info["penalty"])
+        if terminated or truncated:
+            for a, r in _final_rewards(self.env).items():
+                rewards[a] += r
+        observations = self._observations(obs)
+        terminations = dict.fromkeys(self.agents, terminated)
+        truncations = dict.fromkeys(self.agents, truncated)
+        infos = {a: dict(info) for a in self.agents}
+        if terminated or truncated:
+            self.agents = []
+        return observations, rewards, terminations, truncations, infos
+
+    def render(self) -> str | None:
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def team_env(dataset: str = "synthetic", **engine_settings: Any) -> JadeTeamAECEnv:
+    """The AEC team env (one agent per role) over ``dataset``; keywords as for ``gym.make``."""
+    return JadeTeamAECEnv(dataset=dataset, **engine_settings)
+
+
+def team_parallel_env(dataset: str = "synthetic", **engine_settings: Any) -> JadeTeamParallelEnv:
+    """The parallel team env over ``dataset``; keywords as for ``gym.make``."""
+    return JadeTeamParallelEnv(dataset=dataset, **engine_settings)

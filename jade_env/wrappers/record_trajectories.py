@@ -1,0 +1,115 @@
+"""Write every episode as one JSONL trajectory record, and replay a record step by step.
+
+A record holds what is needed to re-run the episode exactly: the env id and its JSON-serialisable
+``make`` keywords, the question index, and every action the caller took; plus what came out (the
+prediction, reward, metrics, counters, and per step the role, validity and message), so that a
+replay can be checked against it. With a deterministic retriever (or the SQLite replay cache), the
+replay reproduces every observation, reward and info.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from jade_env.errors import DataFormatError
+
+
+def _serialisable_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in kwargs.items():
+        try:
+            json.dumps(value)
+        except TypeError:
+            continue  # objects (an executor, a Retriever) cannot be written; replay() takes them again
+        out[key] = value
+    return out
+
+
+class RecordTrajectories(gym.Wrapper):
+    """Append one JSON line per finished episode to ``path`` (flushed at each episode end)."""
+
+    def __init__(self, env: gym.Env, path: str | os.PathLike) -> None:
+        super().__init__(env)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._steps: list[dict[str, Any]] = []
+        self._actions: list[Any] = []
+        self._start: dict[str, Any] = {}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._actions, self._steps = [], []
+        self._start = {"seed": seed, "question_index": info["question_index"], "question_id": info["question_id"]}
+        return obs, info
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._actions.append(action if isinstance(action, str) else None)
+        self._steps.append({"role": info["role"], "valid": info["valid"], "message": info["message"],
+                            "reward": reward, "executor_steps": info["executor_steps"]})
+        if terminated or truncated:
+            self._write(info, terminated, truncated)
+        return obs, reward, terminated, truncated, info
+
+    def _write(self, info: dict[str, Any], terminated: bool, truncated: bool) -> None:
+        spec = self.env.spec
+        record = {
+            "env_id": spec.id if spec else None,
+            "env_kwargs": _serialisable_kwargs(dict(spec.kwargs) if spec else {}),
+            **self._start,
+            "actions": self._actions,
+            "steps": self._steps,
+            "terminated": terminated,
+            "truncated": truncated,
+            "prediction": info.get("prediction"),
+            "gold_answers": info.get("gold_answers"),
+            "metrics": info.get("metrics"),
+            "reward_components": info.get("reward_components"),
+            "counters": info.get("counters"),
+            "workflow": info.get("workflow"),
+            "return": sum(s["reward"] for s in self._steps),
+        }
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_trajectories(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The records of a trajectories file, in order."""
+    records = []
+    with Path(path).open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise DataFormatError(f"{path}:{lineno}: invalid JSON ({err.msg}); expected one trajectory record per line") from None
+    return records
+
+
+def replay(record: dict[str, Any], env: gym.Env | None = None, **make_kwargs: Any) -> dict[str, Any]:
+    """Re-run a recorded episode step by step; returns the final info (compare with the record).
+
+    ``env`` is used when given; otherwise it is made from the record's id and keywords, updated with
+    ``make_kwargs`` (pass again what could not be written, such as ``executor=``).
+    """
+    own = env is None
+    if env is None:
+        env = gym.make(record["env_id"], **{**record["env_kwargs"], **make_kwargs})
+    try:
+        _, info = env.reset(seed=record.get("seed"), options={"index": record["question_index"]})
+        total = 0.0
+        for action in record["actions"]:
+            _, reward, terminated, truncated, info = env.step(action)
+            total += reward
+        info = dict(info)
+        info["return"] = total
+        return info
+    finally:
+        if own:
+            env.close()
