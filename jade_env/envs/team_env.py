@@ -63,7 +63,7 @@ class JadeRAGEnv(gym.Env[dict[str, str], str]):
     | `system`   | the role's system text (its job and output format), ready for a chat template |
     | `user`     | the role's user text (question, documents, sub-answers)                       |
     | `question` | the current target question (the original or a sub-question)                  |
-    | `fields`   | the same content as JSON: `original_question`, `documents` (id, title, text), `history` (sub-question, answer), `modules`, `depth` |
+    | `fields`   | JSON: `original_question`, `documents` (id, title, text), `history`, `modules`, `depth` |
 
     ## Action Space
 
@@ -101,7 +101,7 @@ class JadeRAGEnv(gym.Env[dict[str, str], str]):
 
     | keyword | default | meaning |
     |---|---|---|
-    | `dataset` | from the id | registry name (`hotpotqa`, `2wikimultihopqa`, `musique`, `bamboogle`, `nq`, `popqa`, `ambigqa`, `triviaqa`, `synthetic`) |
+    | `dataset` | from the id | registry name: `hotpotqa`, `2wikimultihopqa`, `musique`, `bamboogle`, `nq`, `popqa`, ... |
     | `data_path` | None | a local question file in any supported format (wins over the registry) |
     | `data_format`, `split`, `n`, `sample_seed` | None | format override, split name, first `n` (or a seeded sample of `n`) |
     | `synthetic` | {} | arguments of the Synthetic world generator (`seed`, `hop_mix`, ...) |
