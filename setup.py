@@ -41,7 +41,13 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["jade-rag=jade_env.cli:main"]},
+    entry_points={
+        "console_scripts": ["jade-rag=jade_env.cli:main"],
+        # subcommands of the packages built on jade_env; jade_env.cli loads them without importing them by name
+        "jade_rag.commands": [
+            "evaluate=baselines.commands.evaluate",
+        ],
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

@@ -13,12 +13,14 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from jade_env import __version__
 from jade_env.errors import JadeError
 
-# Subcommand modules, in the order ``jade-rag --help`` lists them. A module whose optional
-# dependencies are missing is skipped only if it raises ImportError at import time.
+# Subcommand modules of jade_env itself, in the order ``jade-rag --help`` lists them. Subcommands of
+# the baselines and the leaderboard are plug-ins found through the ``jade_rag.commands`` entry points
+# (declared in setup.py), so that jade_env never imports the packages built on top of it.
 COMMAND_MODULES: tuple[str, ...] = (
     "jade_env.commands.score",
     "jade_env.commands.data",
@@ -35,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    for ep in sorted(entry_points(group="jade_rag.commands"), key=lambda e: e.name):
+        ep.load().register(subparsers)
     return parser
 
 

@@ -9,8 +9,10 @@ printable ASCII plus a few non-ASCII letters, so random actions exercise more th
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from gymnasium.spaces import Text
 
 SAMPLE_CHARSET = string.printable + "éüßøçñ–—“”‘’…€中文Ωπ"
@@ -33,3 +35,66 @@ class UnicodeText(Text):
 
     def __hash__(self) -> int:
         return hash((UnicodeText, self.min_length, self.max_length))
+
+
+# ---------------------------------------------------------------------------------------------------
+# AsyncVectorEnv's shared memory: Gymnasium stores Text as charset indices, which would drop every
+# character outside the charset. UnicodeText is stored as Unicode code points, terminated by -1.
+from gymnasium.vector.utils.shared_memory import (  # noqa: E402
+    create_shared_memory,
+    read_from_shared_memory,
+    write_to_shared_memory,
+)
+
+
+@create_shared_memory.register(UnicodeText)
+def _create_unicode_shared_memory(space: UnicodeText, n: int = 1, ctx: Any = None):
+    import multiprocessing as mp
+
+    return (ctx or mp).Array(np.dtype(np.int32).char, n * (space.max_length + 1))
+
+
+class SharedTextView(Sequence):
+    """The strings of ``n`` sub-envs in shared memory, decoded when read.
+
+    Gymnasium reads the shared observation buffer once, when the vector env is built, and hands out
+    (deep copies of) that object at every step; for ``Text`` it builds a tuple of the *initial* strings,
+    which never changes. This view decodes the current buffer on each access, and a deep copy (what
+    ``AsyncVectorEnv(copy=True)`` returns) is a plain tuple of the current strings.
+    """
+
+    def __init__(self, shared_memory: Any, n: int, size: int) -> None:
+        self._data = np.frombuffer(shared_memory.get_obj(), dtype=np.int32).reshape((n, size))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return tuple(self)[i]
+        row = self._data[i]
+        end = int(np.argmax(row < 0))
+        return row[:end].astype(np.uint32).tobytes().decode("utf-32-le")
+
+    def __deepcopy__(self, memo: dict) -> tuple[str, ...]:
+        return tuple(self)
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == (tuple(other) if isinstance(other, Sequence) else other)
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+@read_from_shared_memory.register(UnicodeText)
+def _read_unicode_from_shared_memory(space: UnicodeText, shared_memory: Any, n: int = 1) -> SharedTextView:
+    return SharedTextView(shared_memory, n, space.max_length + 1)
+
+
+@write_to_shared_memory.register(UnicodeText)
+def _write_unicode_to_shared_memory(space: UnicodeText, index: int, values: str, shared_memory: Any) -> None:
+    size = space.max_length + 1
+    destination = np.frombuffer(shared_memory.get_obj(), dtype=np.int32)
+    codes = np.frombuffer(values[: space.max_length].encode("utf-32-le"), dtype=np.int32)
+    destination[index * size: index * size + len(codes)] = codes
+    destination[index * size + len(codes)] = -1

@@ -1,0 +1,134 @@
+"""Reference agents: a planner plus the scripted executors, one object that plays every role.
+
+Each paradigm of the paper's Table 2 has a no-training reference (the names are the CLI's):
+
+===================  ======================================================================
+``closed-book``      AG only: answer without retrieval ("LLM without retrieval")
+``vanilla-rag``      R, AG with the top 5 passages
+``fixed-graph``      QR, R, DS, AG for every question (the static graph, untrained)
+``always-decompose`` QDS for every question, then R, AG for each sub-question
+``rule-planner``     a dynamic planner by rule: QDP for comparisons, QDS for bridges, else R, AG
+``oracle``           UPPER BOUND, not a method: gold decompositions and gold supporting passages
+                     where the dataset has them, with the scripted answer extractor
+===================  ======================================================================
+
+All of them work both as the caller's policy and as the frozen ``executor=`` of a decoupled env.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from baselines.agents.decomposer import Decomposer, split_question
+from baselines.agents.executors import (
+    AnswerGenerator,
+    AnswerSummariser,
+    DocumentSelector,
+    QueryRewriter,
+    fields_of,
+)
+from jade_env.data.types import Example
+
+
+class ScriptedTeam:
+    """Plays every role: ``planner`` by a fixed or rule-based plan, the executors by the scripted rules.
+
+    ``workflow`` fixes the top-level plan (``"R,AG"``, ``"QDS"``, ...); ``None`` plans by rule.
+    ``sub_workflow`` is the plan of every sub-question.
+    """
+
+    name = "scripted"
+
+    def __init__(self, workflow: str | None = None, sub_workflow: str = "R,AG") -> None:
+        self.workflow, self.sub_workflow = workflow, sub_workflow
+        self.rewriter, self.decomposer = QueryRewriter(), Decomposer()
+        self.selector, self.generator, self.summariser = DocumentSelector(), AnswerGenerator(), AnswerSummariser()
+
+    def plan(self, question: str, depth: int) -> str:
+        if depth > 0:
+            return self.sub_workflow
+        if self.workflow is not None:
+            return self.workflow
+        subs = split_question(question, serial=True)
+        if len(subs) >= 2:
+            return "QDS" if any("#" in s for s in subs) else "QDP"
+        return "R,AG"
+
+    def act(self, role: str, observation: dict[str, str]) -> str:
+        if role == "planner":
+            return f"<workflow>{self.plan(observation['question'], fields_of(observation).get('depth', 0))}</workflow>"
+        if role in ("qds", "qdp"):
+            return self.decomposer.act(role, observation)
+        if role == "qr":
+            return self.rewriter.act(role, observation)
+        if role == "ds":
+            return self.selector.act(role, observation)
+        if role == "ag":
+            return self.generator.act(role, observation)
+        if role == "as":
+            return self.summariser.act(role, observation)
+        return ""
+
+
+class OracleTeam(ScriptedTeam):
+    """UPPER BOUND: plans and selects with gold information the policy would not have.
+
+    For a question with a gold decomposition it plans QDS and writes the gold sub-questions (with
+    ``#k`` placeholders filled by the rewriter); the document selector keeps the gold supporting
+    passages among those retrieved. Answers are still extracted by the scripted generator.
+    """
+
+    name = "oracle"
+
+    def __init__(self, examples: Sequence[Example]) -> None:
+        super().__init__(workflow=None)
+        self.by_question = {e.question: e for e in examples}
+        self.supporting = {t for e in examples for t in e.supporting_titles}
+
+    def _example(self, observation: dict[str, str]) -> Example | None:
+        return self.by_question.get(fields_of(observation).get("original_question", observation["question"]))
+
+    def act(self, role: str, observation: dict[str, str]) -> str:
+        example = self._example(observation)
+        depth = fields_of(observation).get("depth", 0)
+        if role == "planner" and depth == 0 and example is not None:
+            if len(example.decomposition) >= 2:
+                return "<workflow>QDS</workflow>"
+            return "<workflow>R,DS,AG</workflow>" if example.supporting_titles else "<workflow>R,AG</workflow>"
+        if role == "planner":
+            return "<workflow>R,DS,AG</workflow>"
+        if role == "qds" and example is not None and len(example.decomposition) >= 2:
+            return "".join(f"<q{i}>{s.question}</q{i}>" for i, s in enumerate(example.decomposition[:4], start=1))
+        if role == "ds":
+            docs = fields_of(observation).get("documents", [])
+            keep = [i for i, d in enumerate(docs) if d.get("title") in self.supporting]
+            if keep:
+                return "<id>" + ",".join(f"Document{i}" for i in keep) + "</id>"
+        return super().act(role, observation)
+
+
+AGENTS: dict[str, str] = {
+    "closed-book": "AG only: answer without retrieval",
+    "vanilla-rag": "R,AG with the top-5 passages",
+    "fixed-graph": "QR,R,DS,AG for every question (static graph, untrained)",
+    "always-decompose": "QDS for every question, then R,AG per sub-question",
+    "rule-planner": "dynamic planner by rule: QDP for comparisons, QDS for bridges, else R,AG",
+    "oracle": "UPPER BOUND: gold decompositions and gold supporting passages",
+}
+
+
+def make_agent(name: str, examples: Sequence[Example] = (), **kwargs) -> ScriptedTeam:
+    """The reference agent called ``name`` (see :data:`AGENTS`); ValueError lists the valid names."""
+    if name == "closed-book":
+        return ScriptedTeam("AG", **kwargs)
+    if name == "vanilla-rag":
+        return ScriptedTeam("R,AG", **kwargs)
+    if name == "fixed-graph":
+        return ScriptedTeam("QR,R,DS,AG", **kwargs)
+    if name == "always-decompose":
+        return ScriptedTeam("QDS", **kwargs)
+    if name == "rule-planner":
+        return ScriptedTeam(None, **kwargs)
+    if name == "oracle":
+        return OracleTeam(examples)
+    raise ValueError(f"unknown agent {name!r}; valid agents: {', '.join(AGENTS)}")
