@@ -48,8 +48,11 @@ def pooled_corpus(examples: Sequence[Example], name: str = "pooled") -> Corpus:
 
 
 def _split_contents(contents: str) -> tuple[str, str]:
+    """``"title\ntext"`` -> (title, text); Search-R1's dump quotes the title (``"Title"``): the quotes go."""
     title, _, text = contents.partition("\n")
-    return title.strip().strip('"'), text.strip()
+    if len(title) >= 2 and title[0] == title[-1] == '"':
+        title = title[1:-1]
+    return title, text
 
 
 class ExternalCorpus:
