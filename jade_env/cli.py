@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "jade_env.commands.score",
     "jade_env.commands.data",
     "jade_env.commands.envs",
+    "jade_env.commands.index",
+    "jade_env.commands.serve_retriever",
 )
 
 

