@@ -5,7 +5,16 @@ Core dependencies are what the environments, the in-process BM25 retriever, the 
 unbounded torch would pull a multi-GB CUDA build on a CPU machine.
 """
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
+
+# The BM25 scoring kernel (plain C, no numpy headers needed). Optional: where it cannot be compiled,
+# jade_env.retrieval.bm25 falls back to its numpy path, which ranks identically but more slowly.
+BM25_KERNEL = Extension(
+    "jade_env.retrieval._bm25_kernel",
+    ["jade_env/retrieval/_bm25_kernel.c"],
+    extra_compile_args=["-O3", "-ffp-contract=off"],
+    optional=True,
+)
 
 EXTRAS = {
     "rl": ["torch>=2.3,<2.14", "stable-baselines3>=2.3", "sb3-contrib>=2.3"],
@@ -32,6 +41,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["jade_env", "jade_env.*", "baselines", "baselines.*", "leaderboard", "leaderboard.*"]),
     include_package_data=True,
+    ext_modules=[BM25_KERNEL],
     package_data={"jade_env": ["examples/*"]},
     install_requires=[
         "numpy>=1.24",

@@ -18,7 +18,11 @@ Index: an inverted index of per-posting precomputed impacts (``idf * tf-part``, 
 numpy arrays in a cache folder keyed by the corpus hash and the parameters, and loaded memory-mapped;
 passages are kept in a line store read by offset, so an index never needs its corpus in memory.
 Searching adds the impacts of each query term's postings into a score buffer and takes the top k
-with ``argpartition`` over the touched documents only. A batch of queries is split over threads
+with ``argpartition`` over the touched documents only. Frequent query terms (postings over 2% of the
+corpus) are handled MaxScore-style: the rarer terms give the candidates, the frequent terms' impacts are
+looked up for those candidates only, and the result is kept only when the k-th candidate score exceeds
+the most any document outside the candidates could reach (otherwise every posting is scored): the
+ranking is always exact, and a query with common words no longer costs a pass over most of the corpus. A batch of queries is split over threads
 (numpy releases the GIL in the inner loops). Ties are broken by the lower document number, as Lucene does.
 
 Edge cases: ``k <= 0`` gives empty lists; ``k`` above the number of matching documents gives all of
@@ -49,8 +53,16 @@ from jade_env.errors import RetrievalError
 from jade_env.retrieval.analysis import MAX_QUERY_CHARS, Analyzer
 from jade_env.retrieval.base import Hit, Retriever
 
+try:  # the C kernel, compiled at install when a compiler is there (setup.py); numpy otherwise
+    from jade_env.retrieval import _bm25_kernel as _kernel
+except ImportError:  # pragma: no cover - depends on the install
+    _kernel = None
+
 INDEX_FORMAT = "jade-bm25-v1"
-_ARRAYS = ("post_ptr", "post_doc", "post_impact", "doc_offsets")
+#: a query term whose postings cover more than 1/FREQUENT_SHARE of the corpus is scored only on the
+#: candidates the rarer terms found (MaxScore), when that provably gives the exact top k
+FREQUENT_SHARE = 50
+_ARRAYS = ("post_ptr", "post_doc", "post_impact", "doc_offsets", "term_max")
 
 
 # ----------------------------------------------------------------------------- Lucene's SmallFloat
@@ -112,6 +124,7 @@ class BM25Retriever(Retriever):
         self.n_threads = n_threads or min(os.cpu_count() or 1, 4)
         self.analyzer = Analyzer()
         self.show_progress = show_progress
+        self.use_kernel = _kernel is not None
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
         self.retriever_id = f"bm25-lucene:k1={self.k1:g},b={self.b:g},stem=porter,stop=lucene33"
@@ -175,9 +188,11 @@ class BM25Retriever(Retriever):
         idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         norm = self.k1 * (1.0 - self.b + self.b * quantise_lengths(lengths).astype(np.float64) / max(avgdl, 1e-9))
         impact = (idf[post_term] * tf / (tf + norm[post_doc])).astype(np.float32)
+        term_max = np.maximum.reduceat(impact, post_ptr[:-1]) if n_terms else np.zeros(0, dtype=np.float32)  # every term has postings
         self.vocab, self.n_docs, self.avgdl = vocab, n_docs, avgdl
         self.post_ptr, self.post_doc, self.post_impact = post_ptr, post_doc, impact
         self.doc_offsets, self._store = offsets, bytes(store)
+        self.term_max = term_max
         self.build_seconds = time.perf_counter() - started
         if out is not None:
             self._save(out)
@@ -217,15 +232,15 @@ class BM25Retriever(Retriever):
         if (manifest["k1"], manifest["b"]) != (self.k1, self.b) and strict and hasattr(self, "corpus_hash"):
             raise RetrievalError(f"{folder} was built with k1={manifest['k1']}, b={manifest['b']}, not k1={self.k1}, b={self.b}")
         try:
-            for name in _ARRAYS:
-                setattr(self, name, np.load(folder / f"{name}.npy", mmap_mode="r"))
+            for name in _ARRAYS:  # memory-mapped; plain ndarray views avoid np.memmap's per-slice overhead
+                setattr(self, name, np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r")))
             self.vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
             self._store = np.memmap(folder / "docs.jsonl", dtype=np.uint8, mode="r")
         except (OSError, ValueError) as err:
             raise RetrievalError(f"{folder} is a corrupt BM25 index ({type(err).__name__}: {err}); delete it to rebuild") from None
         n = int(manifest["n_docs"])
         if len(self.doc_offsets) != n + 1 or len(self.post_ptr) != len(self.vocab) + 1 or len(self.post_doc) != len(self.post_impact) \
-                or int(self.doc_offsets[-1]) != len(self._store):
+                or int(self.doc_offsets[-1]) != len(self._store) or len(self.term_max) != len(self.vocab):
             raise RetrievalError(f"{folder} is a corrupt BM25 index (array sizes disagree); delete it to rebuild")
         self.k1, self.b = float(manifest["k1"]), float(manifest["b"])
         self.n_docs, self.avgdl, self.corpus_hash = n, float(manifest["avgdl"]), manifest["corpus_hash"]
@@ -253,13 +268,71 @@ class BM25Retriever(Retriever):
         counts = Counter(t for t in self.analyzer.terms(query[:MAX_QUERY_CHARS]) if t in self.vocab)
         if not counts:
             return empty
+        # (document frequency, term id, query count), rarest first
+        terms = sorted((int(self.post_ptr[self.vocab[t] + 1] - self.post_ptr[self.vocab[t]]), self.vocab[t], q) for t, q in counts.items())
+        frequent_from = len(terms)
+        if len(terms) > 1:
+            # MaxScore: documents that contain only frequent terms cannot beat the k-th best document found
+            # through the rare ones when the frequent terms' best possible contribution is below it
+            while frequent_from > 1 and terms[frequent_from - 1][0] * FREQUENT_SHARE > self.n_docs:
+                frequent_from -= 1
+        if _kernel is not None and self.use_kernel:
+            return self._top_docs_kernel(terms, frequent_from, k)
+        if frequent_from < len(terms):
+            result = self._top_docs_maxscore(terms, frequent_from, k)
+            if result is not None:
+                return result
+        return self._top_docs_exhaustive(terms, k)
+
+    def _top_docs_kernel(self, terms: list[tuple[int, int, int]], n_rare: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The same ranking as the numpy paths, in C with the GIL released (see _bm25_kernel.c)."""
+        k = min(k, self.n_docs)
+        out_docs = np.empty(k, dtype=np.int64)
+        out_scores = np.empty(k, dtype=np.float32)
+        tids = np.array([t[1] for t in terms], dtype=np.int64)
+        n = _kernel.topk(self.post_ptr, self.post_doc, self.post_impact, tids, np.array([t[2] for t in terms], dtype=np.float32),
+                         self.term_max[tids], n_rare, self._scores(), out_docs, out_scores, k)
+        return out_docs[:n], out_scores[:n]
+
+    def _postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = int(self.post_ptr[tid]), int(self.post_ptr[tid + 1])
+        return self.post_doc[start:end], self.post_impact[start:end]
+
+    def _top_docs_maxscore(self, terms: list[tuple[int, int, int]], frequent_from: int, k: int):
+        """Exact top-k when it can be proven from the rare terms' candidates; else None (then exhaustive)."""
         buf = self._scores()
         parts = []
-        for term, q_tf in counts.items():
-            tid = self.vocab[term]
-            start, end = int(self.post_ptr[tid]), int(self.post_ptr[tid + 1])
-            docs = self.post_doc[start:end]
-            buf[docs] += self.post_impact[start:end] * np.float32(q_tf)
+        for _, tid, q_tf in terms[:frequent_from]:
+            docs, impacts = self._postings(tid)
+            buf[docs] += impacts * np.float32(q_tf)
+            parts.append(docs)
+        cand = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        vals = buf[cand]
+        buf[cand] = 0.0
+        cand, first = np.unique(cand, return_index=True)
+        vals = vals[first]
+        bound = 0.0
+        for _, tid, q_tf in terms[frequent_from:]:
+            docs, impacts = self._postings(tid)
+            pos = np.searchsorted(docs, cand)
+            pos[pos >= len(docs)] = 0
+            hit = docs[pos] == cand
+            vals = vals + np.where(hit, impacts[pos] * np.float32(q_tf), np.float32(0.0))
+            bound += float(self.term_max[tid]) * q_tf
+        if len(cand) < k:
+            return None
+        kth = np.partition(vals, len(vals) - k)[len(vals) - k]
+        if not kth > bound * (1 + 1e-6):  # a document outside the candidates might reach the top k
+            return None
+        order = np.lexsort((cand, -vals))[:k]
+        return cand[order].astype(np.int64), vals[order]
+
+    def _top_docs_exhaustive(self, terms: list[tuple[int, int, int]], k: int) -> tuple[np.ndarray, np.ndarray]:
+        buf = self._scores()
+        parts = []
+        for _, tid, q_tf in terms:
+            docs, impacts = self._postings(tid)
+            buf[docs] += impacts * np.float32(q_tf)
             parts.append(docs)
         cand = parts[0] if len(parts) == 1 else np.concatenate(parts)
         vals = buf[cand]
