@@ -208,8 +208,9 @@ def write_results(rows: list[dict], command: str) -> None:
              "| corpus | passages | backend | build s | index MB | peak RSS MB | 1 query ms | batch q/s | top-10 agree | top-1 agree |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        agree10, agree1 = r.get("agree10", float("nan")), r.get("agree1", float("nan"))
         lines.append(f"| {r['corpus']} | {r['passages']:,} | {r['backend']} | {r['build_s']:.1f} | {r['size_mb']:.0f} | {r['rss_mb']:.0f} "
-                     f"| {r['single_ms']:.2f} | {r['batch_qps']:,.0f} | {r.get('agree10', float('nan')):.4f} | {r.get('agree1', float('nan')):.4f} |")
+                     f"| {r['single_ms']:.2f} | {r['batch_qps']:,.0f} | {agree10:.4f} | {agree1:.4f} |")
     body = "\n".join(lines) + "\n"
     if SECTION in text:
         start = text.index(SECTION)
