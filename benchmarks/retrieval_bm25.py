@@ -18,7 +18,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -32,6 +31,8 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work"
 SHARED = HERE.parent.parent / "shared" / "data"
 SECTION = "## Retrieval: BM25 versus pyserini"
+sys.path.insert(0, str(HERE))
+from results import RESULTS, machine, write_section  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------- corpora
@@ -194,16 +195,7 @@ def agreement(a: list[list[str]], b: list[list[str]]) -> tuple[float, float]:
     return float(np.mean(top10)), float(np.mean(top1))
 
 
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))) / 2**20
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}, {platform.system()}"
-
-
 def write_results(rows: list[dict], command: str) -> None:
-    results = HERE / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n\nEvery figure below was measured by the script named with it.\n"
     lines = [SECTION, "", f"Measured {datetime.date.today().isoformat()} on {machine()}.", "", f"Command: `{command}`", "",
              "| corpus | passages | backend | build s | index MB | peak RSS MB | 1 query ms | batch q/s | top-10 agree | top-1 agree |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -211,14 +203,7 @@ def write_results(rows: list[dict], command: str) -> None:
         agree10, agree1 = r.get("agree10", float("nan")), r.get("agree1", float("nan"))
         lines.append(f"| {r['corpus']} | {r['passages']:,} | {r['backend']} | {r['build_s']:.1f} | {r['size_mb']:.0f} | {r['rss_mb']:.0f} "
                      f"| {r['single_ms']:.2f} | {r['batch_qps']:,.0f} | {agree10:.4f} | {agree1:.4f} |")
-    body = "\n".join(lines) + "\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + ("" if end == -1 else text[end:])
-    else:
-        text = text.rstrip() + "\n\n" + body
-    results.write_text(text)
+    write_section(SECTION, "\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -266,7 +251,7 @@ def main() -> None:
                 if r["corpus"] == name:
                     r["agree10"], r["agree1"] = agreement(outputs[r["backend"]], outputs["pyserini"][: len(outputs[r["backend"]])])
         write_results(rows, command)
-    print((HERE / "RESULTS.md").read_text())
+    print(RESULTS.read_text())
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ def test_empty_corpus_and_corrupt_index(tmp_path: Path, corpus: Corpus) -> None:
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "manifest.json").write_text(json.dumps({"format": "something-else"}))
-    with pytest.raises(RetrievalError, match="not 'jade-bm25-v1'"):
+    with pytest.raises(RetrievalError, match="not 'jade-bm25-v2'"):
         BM25Retriever(index_dir=foreign)
     with pytest.raises(RetrievalError, match="no manifest.json"):
         BM25Retriever(index_dir=tmp_path / "missing")

@@ -58,7 +58,7 @@ try:  # the C kernel, compiled at install when a compiler is there (setup.py); n
 except ImportError:  # pragma: no cover - depends on the install
     _kernel = None
 
-INDEX_FORMAT = "jade-bm25-v1"
+INDEX_FORMAT = "jade-bm25-v2"
 #: a query term whose postings cover more than 1/FREQUENT_SHARE of the corpus is scored only on the
 #: candidates the rarer terms found (MaxScore), when that provably gives the exact top k
 FREQUENT_SHARE = 50
