@@ -58,6 +58,7 @@ setup(
         # subcommands of the packages built on jade_env; jade_env.cli loads them without importing them by name
         "jade_rag.commands": [
             "evaluate=baselines.commands.evaluate",
+            "compare=baselines.commands.compare",
         ],
     },
     classifiers=[

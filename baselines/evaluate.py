@@ -150,6 +150,11 @@ def evaluate(
     pred_path, traj_path = out / "predictions.jsonl", out / "trajectories.jsonl"
     done = _read_done(pred_path)
     trajectories = _read_done(traj_path)
+    if set(trajectories) - set(done):  # killed between the two writes: drop the trajectory, the episode reruns
+        kept = [json.dumps(r, ensure_ascii=False) + "\n" for qid, r in trajectories.items() if qid in done]
+        tmp = traj_path.with_suffix(".tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        tmp.replace(traj_path)
     todo = [i for i in indices if base.examples[i].id not in done]
     from tqdm import tqdm
 
@@ -159,8 +164,6 @@ def evaluate(
     with pred_path.open("a", encoding="utf-8") as pf, traj_path.open("a", encoding="utf-8") as tf:
         for index in bar:
             example = base.examples[index]
-            if example.id in trajectories:  # the trajectory landed but the prediction did not: rerun both
-                trajectories.pop(example.id)
             info, record = run_episode(env, agent, index, seed)
             c = info["counters"]
             tokens = sum(c["tokens_read"].values()) + sum(c["tokens_written"].values())

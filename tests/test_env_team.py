@@ -52,7 +52,7 @@ EXPECTED = {
     "QR,AG": ({"planner": 1, "qr": 1, "ag": 1}, 1, 0),
     "QR,R,AG": ({"planner": 1, "qr": 1, "ag": 1}, 1, 1),
     "QR,R,DS,AG": ({"planner": 1, "qr": 1, "ds": 1, "ag": 1}, 1, 1),
-    "QDS": ({"planner": 3, "qds": 1, "qr": 2, "ag": 2, "as": 1}, 3, 2),
+    "QDS": ({"planner": 3, "qds": 1, "qr": 1, "ag": 2, "as": 1}, 3, 2),
     "QDP": ({"planner": 3, "qdp": 1, "ag": 2, "as": 1}, 2, 2),
 }
 

@@ -17,6 +17,7 @@ from baselines.agents.text import (
     answer_type,
     content_words,
     entity_spans,
+    entity_spans_with_context,
     is_yes_no_question,
     normalise_word,
     sentences,
@@ -43,15 +44,17 @@ def fill_placeholders(question: str, history: Sequence[Sequence[str]]) -> str:
 
 
 class QueryRewriter:
-    """QR: keep the named entities and content words; put earlier answers in place of what they resolve."""
+    """QR. For a serial sub-question (earlier answers are shown): the question with each ``#k`` replaced by
+    the k-th answer. Otherwise: a search query of the named entities and content words."""
+
+    def resolve(self, question: str, history: Sequence[Sequence[str]]) -> str:
+        """The sub-question with its ``#k`` filled; one without references stays as it is, minus its "?"
+        (an output must differ from its input, and adding an unrelated answer would mislead the reader)."""
+        filled = fill_placeholders(question, history)
+        return filled if filled != question else question.rstrip().rstrip("?").rstrip() or question
 
     def rewrite(self, question: str, history: Sequence[Sequence[str]]) -> str:
         filled = fill_placeholders(question, history)
-        if history and filled == question:
-            # a serial sub-question that refers back ("the director", "that person") without a placeholder
-            last_answer = history[-1][1]
-            if last_answer and last_answer.lower() not in question.lower():
-                filled = f"{last_answer} {question}"
         entities = entity_spans(filled)
         terms: list[str] = []
         for e in entities:
@@ -65,8 +68,9 @@ class QueryRewriter:
         return " ".join(query.split()[:60])
 
     def act(self, role: str, observation: dict[str, str]) -> str:
-        f = fields_of(observation)
-        return f"<query>{self.rewrite(observation['question'], f.get('history', []))}</query>"
+        history = fields_of(observation).get("history", [])
+        text = self.resolve(observation["question"], history) if history else self.rewrite(observation["question"], [])
+        return f"<query>{text}</query>"
 
 
 class DocumentSelector:
@@ -99,17 +103,26 @@ class DocumentSelector:
 class AnswerGenerator:
     """AG: extract a span from the documents (entities, dates, numbers, yes/no), scored by overlap and type."""
 
+    PLACE_CUES = frozenset({"in", "from", "at", "near", "of"})
+    PERSON_CUES = frozenset({"by"})
+
     def candidates(self, sentence: str, kind: str) -> list[tuple[str, float]]:
+        """Candidate answer spans of a sentence with a bonus for the expected answer type and its cues."""
         spans: list[tuple[str, float]] = []
         dates = [m.group(0) for m in DATE.finditer(sentence)]
         if kind == "date":
-            spans += [(d, 2.0) for d in dates]
+            spans += [(d, 2.5 if not d.isdigit() else 2.0) for d in dates]
         if kind == "number":
             spans += [(m.group(0), 2.0) for m in NUMBER.finditer(sentence) if m.group(0) not in dates]
-        for e in entity_spans(sentence):
-            if DATE.fullmatch(e):
+        for e, previous in entity_spans_with_context(sentence):
+            if DATE.fullmatch(e) or e.replace(",", "").isdigit():
                 continue
             bonus = 1.0 if kind in ("person", "place", "entity") else 0.0
+            if kind == "place":
+                bonus += 1.0 if previous in self.PLACE_CUES else (-0.5 if previous in self.PERSON_CUES else 0.0)
+            elif kind == "person":
+                bonus += (1.0 if previous in self.PERSON_CUES else 0.0) + (0.3 if len(e.split()) >= 2 else 0.0)
+                bonus -= 0.5 if previous in self.PLACE_CUES else 0.0
             spans.append((e, bonus))
         return spans
 
@@ -124,9 +137,12 @@ class AnswerGenerator:
         best: tuple[float, int, str] | None = None
         order = 0
         for d in documents:
+            title = d.get("title", "")
+            # the passage about the very entity the question names beats its near-namesakes
+            title_bonus = 2.0 if title and title.lower() in q_lower else 0.0
             for s_idx, sent in enumerate(sentences(d.get("text", ""))):
                 s_words = set(content_words(sent))
-                s_score = len(q_words & s_words) + 0.5 * len(q_words & set(content_words(d.get("title", ""))))
+                s_score = len(q_words & s_words) + 0.5 * len(q_words & set(content_words(title))) + title_bonus
                 for span, bonus in self.candidates(sent, kind):
                     span_words = set(content_words(span))
                     if not span_words or span.lower() in q_lower or span_words <= q_words:

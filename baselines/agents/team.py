@@ -83,7 +83,6 @@ class OracleTeam(ScriptedTeam):
     def __init__(self, examples: Sequence[Example]) -> None:
         super().__init__(workflow=None)
         self.by_question = {e.question: e for e in examples}
-        self.supporting = {t for e in examples for t in e.supporting_titles}
 
     def _example(self, observation: dict[str, str]) -> Example | None:
         return self.by_question.get(fields_of(observation).get("original_question", observation["question"]))
@@ -92,16 +91,17 @@ class OracleTeam(ScriptedTeam):
         example = self._example(observation)
         depth = fields_of(observation).get("depth", 0)
         if role == "planner" and depth == 0 and example is not None:
-            if len(example.decomposition) >= 2:
-                return "<workflow>QDS</workflow>"
+            if len(example.decomposition) >= 2:  # serial when a step refers to an earlier answer (#k)
+                serial = any("#" in s.question for s in example.decomposition)
+                return f"<workflow>{'QDS' if serial else 'QDP'}</workflow>"
             return "<workflow>R,DS,AG</workflow>" if example.supporting_titles else "<workflow>R,AG</workflow>"
         if role == "planner":
             return "<workflow>R,DS,AG</workflow>"
-        if role == "qds" and example is not None and len(example.decomposition) >= 2:
+        if role in ("qds", "qdp") and example is not None and len(example.decomposition) >= 2:
             return "".join(f"<q{i}>{s.question}</q{i}>" for i, s in enumerate(example.decomposition[:4], start=1))
-        if role == "ds":
+        if role == "ds" and example is not None:
             docs = fields_of(observation).get("documents", [])
-            keep = [i for i, d in enumerate(docs) if d.get("title") in self.supporting]
+            keep = [i for i, d in enumerate(docs) if d.get("title") in example.supporting_titles]
             if keep:
                 return "<id>" + ",".join(f"Document{i}" for i in keep) + "</id>"
         return super().act(role, observation)

@@ -14,7 +14,8 @@ FUNCTION_WORDS = frozenset(
     being am do does did done has have had having can could shall should will would may might must what which who whom whose
     when where why how that this these those it its he she his her they them their there here not no yes than then also both
     either neither same first last one any some such very most more less many much other another each every all if whether
-    i you we me my our your us name named called""".split()
+    i you we me my our your us name named called born directed founded released located known became worked lived
+    died""".split()
 )
 QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 YES_NO_STARTS = ("is ", "are ", "was ", "were ", "do ", "does ", "did ", "has ", "have ", "had ", "can ", "could ",
@@ -27,7 +28,7 @@ NUMBER = re.compile(r"\b\d[\d,.]*(?: (?:million|billion|thousand|hundred))?\b")
 WORD = re.compile(r"[A-Za-z0-9À-ÿ][\w'’\-\.]*")
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
 # a capitalised span: capitalised words, allowing a few lower-case connectors inside
-ENTITY = re.compile(r"\b[A-Z0-9][\w'’\-\.]*(?:\s+(?:(?:of|the|de|da|von|van|and|du|la|le|del|di|y|in|on|for|&)\s+)*[A-Z0-9][\w'’\-\.]*)*")
+ENTITY = re.compile(r"\b[A-Z0-9][\w'’\-\.]*(?:\s+(?:(?:of|the|de|da|von|van|du|la|le|del|di|&)\s+)*[A-Z0-9][\w'’\-\.]*)*")
 
 
 @lru_cache(maxsize=65536)
@@ -60,17 +61,27 @@ def sentences(text: str) -> list[str]:
 
 
 def entity_spans(text: str) -> list[str]:
-    """Capitalised spans, minus a leading function word (``The`` at the start of a sentence)."""
+    """Capitalised spans, minus leading/trailing function words (``The``, ``Born`` at a sentence start)."""
+    return [span for span, _ in entity_spans_with_context(text)]
+
+
+def entity_spans_with_context(text: str) -> list[tuple[str, str]]:
+    """``(span, the word before it, lower-cased)`` for every capitalised span of ``text``."""
     out = []
     for m in ENTITY.finditer(text):
         span = m.group(0).strip(" .,;:")
         parts = span.split()
+        dropped = 0
         while parts and parts[0].lower() in FUNCTION_WORDS:
             parts = parts[1:]
+            dropped += 1
         while parts and parts[-1].lower() in FUNCTION_WORDS:
             parts = parts[:-1]
-        if parts:
-            out.append(" ".join(parts))
+        if not parts:
+            continue
+        before = text[: m.start()].split()
+        previous = (span.split()[dropped - 1] if dropped else (before[-1] if before else "")).lower().strip(",.;:(")
+        out.append((" ".join(parts), previous))
     return out
 
 

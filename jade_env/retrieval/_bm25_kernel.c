@@ -7,10 +7,10 @@
  *
  * Terms come rarest first. The first n_rare ("essential") terms are scored over all their postings
  * into buf; every document they touch is a candidate. The remaining (frequent) terms are looked up for
- * the candidates only (binary search: postings are sorted by document). When the k-th best candidate
- * scores more than the most the non-essential terms could give a document outside the candidates, the
- * top k is exact (MaxScore); otherwise the next term becomes essential and the check repeats, ending,
- * at worst, with every term scored over all its postings.
+ * the candidates only (binary search: postings are sorted by document). Terms become essential, rarest
+ * first, until the k-th best partial score of the candidates (a lower bound of the final k-th score)
+ * exceeds the most the remaining terms could add to a document outside the candidates; the top k is
+ * then exact (MaxScore). At worst every term is scored over all its postings.
  * Additions happen in term order, as the numpy path does, so both give the same float32 scores.
  * Ties are broken by the lower document number. The GIL is released while scoring.
  */
@@ -110,24 +110,16 @@ static PyObject *topk(PyObject *self, PyObject *args) {
             buf[d] += imp[j] * w[t];
         }
     }
+    /* More terms become essential while a document outside the candidates could still reach the top k:
+     * the k-th best *partial* score (a lower bound of the final k-th score, impacts being positive) must
+     * exceed what the remaining terms can add at most. */
     for (;;) {
-        /* every candidate's full score: the essential prefix from buf, then the other terms looked up, in order */
+        if (s == n_terms) break;
         float bound = 0.0f;
         for (int64_t t = s; t < n_terms; t++) bound += term_max[t] * w[t];
         for (int64_t i = 0; i < n_cand; i++) score[i] = buf[cand[i]];
-        for (int64_t t = s; t < n_terms; t++) {
-            const int32_t *docs = doc + ptr[tid[t]];
-            const float *imps = imp + ptr[tid[t]];
-            int64_t n = ptr[tid[t] + 1] - ptr[tid[t]];
-            for (int64_t i = 0; i < n_cand; i++) {
-                int64_t pos = lookup(docs, n, cand[i]);
-                if (pos >= 0) score[i] += imps[pos] * w[t];
-            }
-        }
-        n_out = select_topk(cand, score, n_cand, heap, k);
-        /* exact when no document outside the candidates (at most `bound`) can reach the k-th score */
-        if (s == n_terms || (n_out == k && heap[0].score > bound * (1.0f + 1e-6f))) break;
-        /* not provable yet: make the next term essential */
+        int n_heap = select_topk(cand, score, n_cand, heap, k);
+        if (n_heap == k && heap[0].score > bound * (1.0f + 1e-6f)) break;
         for (int64_t j = ptr[tid[s]]; j < ptr[tid[s] + 1]; j++) {
             int32_t d = doc[j];
             if (buf[d] == 0.0f) cand[n_cand++] = d;
@@ -135,6 +127,26 @@ static PyObject *topk(PyObject *self, PyObject *args) {
         }
         s++;
     }
+    /* full scores of the candidates: the other terms added in order, to the candidates only. A term whose
+     * postings are short next to the candidates is looked up (binary search); a long one is scanned once,
+     * adding only where a candidate is (buf > 0 marks the candidates: their partial scores are positive). */
+    for (int64_t t = s; t < n_terms; t++) {
+        const int32_t *docs = doc + ptr[tid[t]];
+        const float *imps = imp + ptr[tid[t]];
+        int64_t n = ptr[tid[t] + 1] - ptr[tid[t]];
+        int64_t log_n = 1;
+        while ((1LL << log_n) < n) log_n++;
+        if (n_cand * log_n < n) {
+            for (int64_t i = 0; i < n_cand; i++) {
+                int64_t pos = lookup(docs, n, cand[i]);
+                if (pos >= 0) buf[cand[i]] += imps[pos] * w[t];
+            }
+        } else {
+            for (int64_t j = 0; j < n; j++) if (buf[docs[j]] != 0.0f) buf[docs[j]] += imps[j] * w[t];
+        }
+    }
+    for (int64_t i = 0; i < n_cand; i++) score[i] = buf[cand[i]];
+    n_out = select_topk(cand, score, n_cand, heap, k);
     for (int64_t i = 0; i < n_cand; i++) buf[cand[i]] = 0.0f;
     qsort(heap, (size_t)n_out, sizeof(Entry), cmp_better);
     for (int i = 0; i < n_out; i++) { out_docs[i] = heap[i].doc; out_scores[i] = heap[i].score; }

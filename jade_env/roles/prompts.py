@@ -88,10 +88,11 @@ _SYSTEM: dict[str, str] = {
         "and from each other.\nOutput only the tags <q1>...</q1><q2>...</q2> and so on, numbered from 1."
     ),
     "qr": (
-        "You rewrite a question into one search query for a search engine over encyclopedia passages. Keep the "
-        "names, dates and key terms; drop filler words; where earlier answers are given, put the answer in "
-        "place of the entity it resolves. The query must differ from the question and have at most "
-        f"{MAX_QUERY_WORDS} words.\nOutput only <query>...</query>."
+        "You rewrite a question for a search engine over encyclopedia passages. Alone, the question becomes one "
+        "search query: keep the names, dates and key terms and drop filler words. When answers to earlier "
+        "sub-questions are given, the question becomes a self-contained question: put each answer in place of "
+        "what it refers to (#1, #2, 'the director', ...). The output must differ from the question and have at "
+        f"most {MAX_QUERY_WORDS} words.\nOutput only <query>...</query>."
     ),
     "ds": (
         "You choose which retrieved documents help answer the question. List every helpful document, in any "

@@ -12,7 +12,7 @@ that yields a request whenever it needs an agent's text or retrieved documents::
 
     workflow = plan(question)
     if workflow is QDS or QDP:
-        for each sub-question (rewritten with the answers so far when serial):
+        for each sub-question (serial: from the second on, QR rewrites it with the answers so far):
             answer = solve(sub-question, depth + 1)        # plan the sub-question, run its workflow
         final = AS(question, (sub-question, answer) pairs)
     else:
@@ -240,7 +240,7 @@ class Episode:
             pairs: list[tuple[str, str]] = []
             sub_rounds: list[int] = []
             for sub in subquestions:
-                if serial:
+                if serial and pairs:  # rewrite with the answers found so far (the first has none to use)
                     sub = yield from self._rewrite(sub, question, pairs)
                 answer, rounds = yield from self._solve(sub, depth + 1)
                 pairs.append((sub, answer))

@@ -1,0 +1,86 @@
+"""``jade-rag compare DIR1 DIR2 ...``: evaluation runs side by side, and an F1-versus-cost figure.
+
+Each DIR is a run folder of ``jade-rag evaluate`` (its ``metrics.json``). ``--plot FILE.png`` draws F1
+against a cost (``--cost retrieval_calls``, ``rounds`` or ``tokens``), one labelled point per run, as
+the efficiency figure of the JADE paper does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from jade_env.errors import JadeError
+
+COSTS = ("retrieval_calls", "rounds", "tokens")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("compare", help="compare evaluation runs (table, F1-versus-cost plot)", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", metavar="DIR", help="run folders written by jade-rag evaluate")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="write an F1-versus-cost figure")
+    p.add_argument("--cost", default="retrieval_calls", choices=COSTS, help="the x axis of the plot")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.set_defaults(func=run)
+
+
+def load_run(folder: str) -> dict:
+    path = Path(folder) / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise JadeError(f"{folder}: no metrics.json; expected a run folder written by jade-rag evaluate") from None
+    except ValueError as err:
+        raise JadeError(f"{path}: not valid JSON ({err})") from None
+    metrics["run"] = Path(folder).name
+    return metrics
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = [load_run(f) for f in args.runs]
+    header = ["run", "env", "agent", "n", "EM", "F1", "sub_em", "rounds", "calls", "tokens"]
+    table = [[r["run"], r["env_id"], r["agent"], str(r["n"]), f"{r['em']:.3f}", f"{r['f1']:.3f}", f"{r['sub_em']:.3f}",
+              f"{r.get('rounds_mean', 0):.2f}", f"{r.get('retrieval_calls_mean', 0):.2f}", f"{r.get('tokens_mean', 0):.0f}"]
+             for r in rows]
+    if args.markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join("---" for _ in header) + "|")
+        for line in table:
+            print("| " + " | ".join(line) + " |")
+    else:
+        widths = [max(len(h), *(len(line[i]) for line in table)) for i, h in enumerate(header)]
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+        for line in table:
+            print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
+    if args.plot:
+        plot(rows, args.cost, Path(args.plot))
+        print(f"figure: {args.plot}")
+    return 0
+
+
+def plot(rows: list[dict], cost: str, out: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise JadeError("--plot needs matplotlib: pip install 'jade-env[plot]'") from None
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    for r in rows:
+        x, y = r.get(f"{cost}_mean", 0.0), r["f1"] * 100
+        ax.scatter([x], [y], s=60)
+        ax.annotate(f"{r['agent']}\n({r['env_id'].removeprefix('JadeRAG-')})", (x, y), textcoords="offset points", xytext=(6, 4),
+                    fontsize=8)
+    ax.set_xlabel({"retrieval_calls": "retrieval calls per question", "rounds": "rounds per question",
+                   "tokens": "tokens per question"}[cost])
+    ax.set_ylabel("F1 (%)")
+    ax.set_title("F1 versus cost")
+    ax.grid(alpha=0.3)
+    ax.margins(x=0.25, y=0.15)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
