@@ -160,7 +160,7 @@ def evaluate(
 
     started = time.perf_counter()
     f1_sum, n_run = 0.0, 0
-    bar = tqdm(todo, desc=f"{agent_name} on {env_id}", unit="ep", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(todo, desc=f"{agent_name} on {env_id}", unit="ep", disable=not progress, dynamic_ncols=True, mininterval=0.5)
     with pred_path.open("a", encoding="utf-8") as pf, traj_path.open("a", encoding="utf-8") as tf:
         for index in bar:
             example = base.examples[index]
@@ -174,7 +174,7 @@ def evaluate(
             pf.flush()
             f1_sum += info["metrics"]["f1"]
             n_run += 1
-            bar.set_postfix(f1=f"{f1_sum / n_run:.3f}", eps=f"{n_run / (time.perf_counter() - started):.1f}/s")
+            bar.set_postfix(f1=f"{f1_sum / n_run:.3f}", eps=f"{n_run / (time.perf_counter() - started):.1f}/s", refresh=False)
     metrics = run_metrics(out, base, env_id, config)
     env.close()
     return metrics

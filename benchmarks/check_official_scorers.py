@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import datetime
 import json
 import subprocess
 import sys
@@ -32,6 +33,9 @@ import tempfile
 from pathlib import Path
 
 TOLERANCE = 1e-9
+SECTION = "## Scorer versus the official scripts"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import write_section  # noqa: E402
 
 
 def prediction_sets(ids: list[str], answers: list[str]) -> dict[str, dict[str, str]]:
@@ -127,6 +131,19 @@ def main() -> int:
         failures += diff > TOLERANCE * max(1.0, abs(theirs_v))
         print(f"{name:<22} {script:<7} {metric:<10} {ours_v:>20.15f} {theirs_v:>20.15f} {diff:>10.1e}")
     print(f"{len(rows)} comparisons, {failures} mismatches beyond {TOLERANCE}")
+    sets = sorted({name for name, *_ in rows})
+    worst = max(abs(o - t) for _, _, _, o, t in rows)
+    body = "\n".join([
+        SECTION, "",
+        f"Measured {datetime.date.today().isoformat()}; command: `python benchmarks/check_official_scorers.py "
+        f"--hotpot-script hotpot_evaluate_v1.py --squad-script evaluate-v1.1.py --gold {args.gold.name}"
+        + (f" --alias-gold {args.alias_gold.name}`" if args.alias_gold else "`") + " (the official scripts fetched from their projects).",
+        "",
+        f"{len(rows)} comparisons of `jade-rag score` with the official HotpotQA script (answer EM, F1, precision, recall) and "
+        f"the official SQuAD v1.1 script (EM, F1, `--variant squad`) over {len(sets)} prediction sets ({', '.join(sets)}): "
+        f"**{failures} mismatches** beyond {TOLERANCE}; largest difference {worst:.1e}.",
+    ]) + "\n"
+    write_section(SECTION, body)
     return 1 if failures else 0
 
 

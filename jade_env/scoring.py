@@ -38,7 +38,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 
 VARIANTS: tuple[str, ...] = ("hotpotqa", "squad", "jade_authors")
@@ -66,7 +66,7 @@ class AnswerScore:
     sub_em: float
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        return {"em": self.em, "f1": self.f1, "precision": self.precision, "recall": self.recall, "sub_em": self.sub_em}
 
 
 ZERO = AnswerScore(0.0, 0.0, 0.0, 0.0, 0.0)

@@ -68,18 +68,19 @@ def plot(rows: list[dict], cost: str, out: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise JadeError("--plot needs matplotlib: pip install 'jade-env[plot]'") from None
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    for r in rows:
+    fig, ax = plt.subplots(figsize=(7.2, 4.4), dpi=120)
+    markers = "osD^vP*Xhp"
+    for i, r in enumerate(rows):
         x, y = r.get(f"{cost}_mean", 0.0), r["f1"] * 100
-        ax.scatter([x], [y], s=60)
-        ax.annotate(f"{r['agent']}\n({r['env_id'].removeprefix('JadeRAG-')})", (x, y), textcoords="offset points", xytext=(6, 4),
-                    fontsize=8)
+        label = f"{r['agent']} ({r['env_id'].removeprefix('JadeRAG-').removesuffix('-v0')})"
+        ax.scatter([x], [y], s=70, marker=markers[i % len(markers)], label=label, alpha=0.85, zorder=3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_xlabel({"retrieval_calls": "retrieval calls per question", "rounds": "rounds per question",
                    "tokens": "tokens per question"}[cost])
     ax.set_ylabel("F1 (%)")
     ax.set_title("F1 versus cost")
     ax.grid(alpha=0.3)
-    ax.margins(x=0.25, y=0.15)
+    ax.margins(x=0.15, y=0.15)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
