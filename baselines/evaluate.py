@@ -119,14 +119,33 @@ def evaluate(
     token_counter: Callable[[str], int] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run ``agent_name`` on every selected question of ``env_id``; write and return the metrics."""
+    """Run the reference agent ``agent_name`` on every selected question of ``env_id``; write and return the metrics."""
     from baselines.agents import AGENTS, make_agent
 
+    if agent_name not in AGENTS:
+        raise JadeError(f"unknown agent {agent_name!r}; valid agents: {', '.join(AGENTS)}")
+    return evaluate_agent(env_id, lambda examples: make_agent(agent_name, examples=examples, **(agent_kwargs or {})), out_dir,
+                          agent_name=agent_name, agent_kwargs=agent_kwargs, env_kwargs=env_kwargs, limit=limit, seed=seed,
+                          sample=sample, token_counter=token_counter, progress=progress)
+
+
+def evaluate_agent(
+    env_id: str,
+    make: Callable[[Any], Any],
+    out_dir: str | os.PathLike,
+    agent_name: str,
+    agent_kwargs: dict[str, Any] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    sample: bool = False,
+    token_counter: Callable[[str], int] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The evaluation loop for any agent: ``make(examples)`` builds it (see the module docstring)."""
     if env_id not in gym.registry:
         valid = sorted(k for k in gym.registry if k.startswith("JadeRAG"))
         raise JadeError(f"unknown env {env_id!r}; registered ids: {', '.join(valid)}")
-    if agent_name not in AGENTS:
-        raise JadeError(f"unknown agent {agent_name!r}; valid agents: {', '.join(AGENTS)}")
     env_kwargs = dict(env_kwargs or {})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -140,7 +159,7 @@ def evaluate(
     counter = token_counter or whitespace_tokens
     env = gym.make(env_id, token_counter=counter, **env_kwargs)
     base = env.unwrapped
-    agent = make_agent(agent_name, examples=base.examples, **(agent_kwargs or {}))
+    agent = make(base.examples)
     if "Decoupled" in env_id and "executor" not in env_kwargs:
         env.close()
         env = gym.make(env_id, token_counter=counter, executor=agent, **env_kwargs)
