@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jade_env.data.loaders import read_text_file
 from jade_env.errors import DataFormatError
 
 COST_FIELDS: tuple[str, ...] = ("rounds", "retrieval_calls", "tokens")
@@ -37,24 +38,10 @@ class Prediction:
     costs: dict[str, float] = field(default_factory=dict)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataFormatError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataFormatError(f"{path}: is a directory; expected a predictions file") from None
-    except UnicodeDecodeError as err:
-        line = path.read_bytes()[: err.start].count(b"\n") + 1
-        raise DataFormatError(f"{path}:{line}: byte {err.start} is not valid UTF-8; expected a UTF-8 text file") from None
-    except OSError as err:
-        raise DataFormatError(f"{path}: cannot read ({err.strerror})") from None
-
-
 def read_predictions(path: str | Path) -> dict[str, Prediction]:
     """Read a predictions file in any accepted form; returns id -> :class:`Prediction` in file order."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_text_file(path, "a predictions file")
     stripped = text.lstrip()
     if not stripped:
         raise DataFormatError(f"{path}: the file is empty; expected predictions as JSONL lines or a JSON object")

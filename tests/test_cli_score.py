@@ -113,7 +113,7 @@ def test_non_utf8_and_missing_files(tmp_path: Path) -> None:
     pred.write_bytes(b'{"id": "ex-1", "prediction": "a"}\n{"id": "ex-2", "prediction": "\xff"}\n')
     out = run_cli("score", "--gold", str(EXAMPLES / "gold.jsonl"), "--pred", str(pred))
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert ":2: byte 64 is not valid UTF-8" in out.stderr
+    assert ":2: byte 64 (0xff) is not valid UTF-8" in out.stderr
     out = run_cli("score", "--gold", str(tmp_path / "nope.json"), "--pred", str(EXAMPLES / "predictions.jsonl"))
     assert out.returncode == 2 and "Traceback" not in out.stderr and "nope.json" in out.stderr
     out = run_cli("score", "--gold", str(EXAMPLES / "gold.jsonl"), "--pred", str(tmp_path))

@@ -66,13 +66,14 @@ def make_passage(title: str, text: str) -> Passage:
 
 
 # ------------------------------------------------------------------------------------- reading records
-def _read_text(path: Path) -> str:
+def read_text_file(path: Path, what: str = "a question file") -> str:
+    """The UTF-8 text of ``path``; a DataFormatError naming the file (and the line of a bad byte) otherwise."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise DataFormatError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise DataFormatError(f"{path}: is a directory; expected a question file") from None
+        raise DataFormatError(f"{path}: is a directory; expected {what}") from None
     except OSError as err:
         raise DataFormatError(f"{path}: cannot read ({err.strerror})") from None
     try:
@@ -97,7 +98,7 @@ def read_records(path: Path) -> Iterator[tuple[str, Any]]:
         for i, row in enumerate(rows):
             yield f"{path}: row {i}", row
         return
-    text = _read_text(path)
+    text = read_text_file(path)
     stripped = text.lstrip()
     if not stripped:
         raise DataFormatError(f"{path}: the file is empty; expected questions as a JSON list or JSONL")

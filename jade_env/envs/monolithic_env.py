@@ -8,12 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from jade_env.data.types import Example
-from jade_env.envs.sources import RetrieverProvider, load_split
+from jade_env.envs.sources import RetrieverProvider, load_split, question_index
 from jade_env.envs.team_env import OBS_KEYS
 from jade_env.retrieval.base import Hit
 from jade_env.roles.parsers import MAX_OUTPUT_CHARS, parse_answer
@@ -136,14 +135,7 @@ class MonolithicRAGEnv(gym.Env[dict[str, str], str]):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, str], dict[str, Any]]:
         super().reset(seed=seed)
-        options = options or {}
-        if "index" in options:
-            index = options["index"]
-            if not isinstance(index, int | np.integer) or not 0 <= index < len(self.examples):
-                raise ValueError(f"options['index']={index!r} is out of range; expected 0 <= index < {len(self.examples)}")
-            self.example_index = int(index)
-        else:
-            self.example_index = int(self.np_random.integers(len(self.examples)))
+        self.example_index = question_index(options, len(self.examples), self.np_random)
         self.example = self.examples[self.example_index]
         self.transcript: list[str] = []
         self.turn = 0

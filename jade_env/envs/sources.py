@@ -177,3 +177,16 @@ class RetrieverProvider:
         for r in self._per_question.values():
             r.close()
         self._per_question.clear()
+
+
+def question_index(options: dict | None, n_questions: int, rng) -> int:
+    """``options["index"]`` when given (validated), else a draw from the env's seeded generator."""
+    import numpy as np
+
+    options = options or {}
+    if "index" in options:
+        index = options["index"]
+        if not isinstance(index, int | np.integer) or not 0 <= index < n_questions:
+            raise ValueError(f"options['index']={index!r} is out of range; expected 0 <= index < {n_questions}")
+        return int(index)
+    return int(rng.integers(n_questions))

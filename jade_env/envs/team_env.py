@@ -7,12 +7,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import gymnasium as gym
-import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from jade_env.data.types import Example
-from jade_env.envs.sources import RetrieverProvider, load_split
+from jade_env.envs.sources import RetrieverProvider, load_split, question_index
 from jade_env.roles.ids import ROLES
 from jade_env.roles.parsers import MAX_OUTPUT_CHARS
 from jade_env.spaces import UnicodeText
@@ -205,14 +204,7 @@ class JadeRAGEnv(gym.Env[dict[str, str], str]):
     # ------------------------------------------------------------------ Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, str], dict[str, Any]]:
         super().reset(seed=seed)
-        options = options or {}
-        if "index" in options:
-            index = options["index"]
-            if not isinstance(index, int | np.integer) or not 0 <= index < len(self.examples):
-                raise ValueError(f"options['index']={index!r} is out of range; expected 0 <= index < {len(self.examples)}")
-            self.example_index = int(index)
-        else:
-            self.example_index = int(self.np_random.integers(len(self.examples)))
+        self.example_index = question_index(options, len(self.examples), self.np_random)
         self.episode = Episode(self.examples[self.example_index], self.config, self.token_counter)
         executor_records = self._run_until_controlled()
         return self._observation(), self._info(None, executor_records)

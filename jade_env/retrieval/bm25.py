@@ -298,17 +298,22 @@ class BM25Retriever(Retriever):
         start, end = int(self.post_ptr[tid]), int(self.post_ptr[tid + 1])
         return self.post_doc[start:end], self.post_impact[start:end]
 
-    def _top_docs_maxscore(self, terms: list[tuple[int, int, int]], frequent_from: int, k: int):
-        """Exact top-k when it can be proven from the rare terms' candidates; else None (then exhaustive)."""
+    def _accumulate(self, terms: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, int]:
+        """Every posting of ``terms`` added in order; (touched documents with repeats, their sums, lists used)."""
         buf = self._scores()
         parts = []
-        for _, tid, q_tf in terms[:frequent_from]:
+        for _, tid, q_tf in terms:
             docs, impacts = self._postings(tid)
             buf[docs] += impacts * np.float32(q_tf)
             parts.append(docs)
         cand = parts[0] if len(parts) == 1 else np.concatenate(parts)
         vals = buf[cand]
         buf[cand] = 0.0
+        return cand, vals, len(parts)
+
+    def _top_docs_maxscore(self, terms: list[tuple[int, int, int]], frequent_from: int, k: int):
+        """Exact top-k when it can be proven from the rare terms' candidates; else None (then exhaustive)."""
+        cand, vals, _ = self._accumulate(terms[:frequent_from])
         cand, first = np.unique(cand, return_index=True)
         vals = vals[first]
         bound = 0.0
@@ -328,16 +333,8 @@ class BM25Retriever(Retriever):
         return cand[order].astype(np.int64), vals[order]
 
     def _top_docs_exhaustive(self, terms: list[tuple[int, int, int]], k: int) -> tuple[np.ndarray, np.ndarray]:
-        buf = self._scores()
-        parts = []
-        for _, tid, q_tf in terms:
-            docs, impacts = self._postings(tid)
-            buf[docs] += impacts * np.float32(q_tf)
-            parts.append(docs)
-        cand = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        vals = buf[cand]
-        buf[cand] = 0.0
-        m = min(k * len(parts), len(cand))
+        cand, vals, n_parts = self._accumulate(terms)
+        m = min(k * n_parts, len(cand))
         if m < len(cand):
             # take every candidate scoring at least the m-th best, so ties at the boundary are all seen
             threshold = np.partition(vals, len(vals) - m)[len(vals) - m]
