@@ -64,13 +64,18 @@ def test_check_env_on_every_registered_id(env_id, entry, paradigm, defaults, sha
     env.close()
 
 
-def test_pettingzoo_aec_api_and_seed() -> None:
-    api_test(jade_env.team_env("synthetic", **SYN), num_cycles=60)
-    seed_test(lambda: jade_env.team_env("synthetic", **SYN), num_cycles=60)
+DATASETS = sorted({entry.dataset for _, entry, _, _ in registered_ids()})
 
 
-def test_pettingzoo_parallel_api() -> None:
-    parallel_api_test(jade_env.team_parallel_env("synthetic", **SYN), num_cycles=60)
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_pettingzoo_api_parallel_and_seed_tests_on_every_dataset(dataset: str, shared_data: Path, tmp_path: Path) -> None:
+    kwargs = real_kwargs(dataset, shared_data, tmp_path)
+    api_test(jade_env.team_env(dataset, **kwargs), num_cycles=60)
+    seed_test(lambda: jade_env.team_env(dataset, **kwargs), num_cycles=60)
+    parallel_api_test(jade_env.team_parallel_env(dataset, **kwargs), num_cycles=60)
+    from jade_env import team_v0
+
+    api_test(team_v0.env(dataset, **kwargs), num_cycles=20)
 
 
 def test_pettingzoo_rewards_penalty_to_the_erring_agent_and_global_to_all() -> None:
