@@ -59,6 +59,7 @@ setup(
         "jade_rag.commands": [
             "evaluate=baselines.commands.evaluate",
             "compare=baselines.commands.compare",
+            "train=baselines.commands.train",
         ],
     },
     classifiers=[

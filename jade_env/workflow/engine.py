@@ -177,7 +177,6 @@ class Episode:
         self.supporting_title_recall: float | None = None
         self._last: StepRecord | None = None
         self._best_answer = ""
-        self._pending_retrieval_step: StepRecord | None = None
         self._gen: _Gen = self._solve_top()
         self.pending: Request | None = None
         self._advance(None)
@@ -200,7 +199,7 @@ class Episode:
         c.chars_written[role] += len(raw)
         if self.token_counter is not None:
             c.tokens_read[role] += self.token_counter(request.system) + self.token_counter(request.user)
-            c.tokens_written[role] += self.token_counter(raw[:MAX_FALLBACK_ANSWER_CHARS * 10])
+            c.tokens_written[role] += self.token_counter(raw[: MAX_FALLBACK_ANSWER_CHARS * 10])  # bounded: a 1 MB output costs no more
         record = StepRecord(role=role, raw=raw, parsed=None, valid=False, message="", penalty=0.0)
         if not isinstance(text, str):
             record.message = f"action is {type(text).__name__}, expected text (str)"
