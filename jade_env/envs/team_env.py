@@ -200,6 +200,7 @@ class JadeRAGEnv(gym.Env[dict[str, str], str]):
         self.render_mode = render_mode
         self.episode: Episode | None = None
         self.example_index = -1
+        self._obs_cache: tuple[ActRequest, dict[str, str]] | None = None
 
     # ------------------------------------------------------------------ Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, str], dict[str, Any]]:
@@ -268,6 +269,9 @@ class JadeRAGEnv(gym.Env[dict[str, str], str]):
         if not isinstance(pending, ActRequest):
             question = episode.example.question if episode is not None else ""
             return {"role": "", "system": "", "user": "", "question": question, "fields": "{}"}
+        cached = self._obs_cache
+        if cached is not None and cached[0] is pending:  # the executor and the step render the same request once
+            return dict(cached[1])
         view = pending.view
         fields = {
             "original_question": view.original_question,
@@ -276,13 +280,15 @@ class JadeRAGEnv(gym.Env[dict[str, str], str]):
             "modules": list(view.modules),
             "depth": view.depth,
         }
-        return {
+        obs = {
             "role": pending.role,
             "system": self._bound(pending.system),
             "user": self._bound(pending.user),
             "question": self._bound(view.question),
             "fields": self._bound(json.dumps(fields, ensure_ascii=False)),
         }
+        self._obs_cache = (pending, obs)
+        return dict(obs)
 
     def _bound(self, text: str) -> str:
         if len(text) <= self.max_text_length:
