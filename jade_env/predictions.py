@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jade_env.data.loaders import read_text_file
+from jade_env.data.loaders import iter_jsonl, read_text_file
 from jade_env.errors import DataFormatError
 
 COST_FIELDS: tuple[str, ...] = ("rounds", "retrieval_calls", "tokens")
@@ -83,13 +83,7 @@ def _read_json_object(path: Path, text: str) -> dict[str, Prediction]:
 
 def _read_jsonl(path: Path, text: str) -> dict[str, Prediction]:
     out: dict[str, Prediction] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataFormatError(f"{path}:{lineno}: invalid JSON ({err.msg}); expected one JSON object per line") from None
+    for lineno, rec in iter_jsonl(path, text):
         if not isinstance(rec, dict):
             raise DataFormatError(f"{path}:{lineno}: expected a JSON object with \"id\" and \"prediction\", got {type(rec).__name__}")
         qid = rec.get("id")

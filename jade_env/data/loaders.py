@@ -114,14 +114,19 @@ def read_records(path: Path) -> Iterator[tuple[str, Any]]:
         pass  # a single JSONL line
     elif stripped[0] != "{":
         raise DataFormatError(f"{path}:1: expected a JSON list or JSON lines of objects, found {stripped[:20]!r}")
+    for lineno, rec in iter_jsonl(path, text):
+        yield f"{path}:{lineno}", rec
+
+
+def iter_jsonl(path: Path, text: str) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` of every non-blank line of a JSONL text; one clear error on a bad line."""
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
+            yield lineno, json.loads(line)
         except json.JSONDecodeError as err:
             raise DataFormatError(f"{path}:{lineno}: invalid JSON ({err.msg}); expected one JSON object per line") from None
-        yield f"{path}:{lineno}", rec
 
 
 # ------------------------------------------------------------------------------------- detection

@@ -33,17 +33,10 @@ def _final_rewards(env: JadeRAGEnv) -> dict[str, float]:
     return dict.fromkeys(ROLES, episode.reward)
 
 
-class JadeTeamAECEnv(AECEnv):
-    """AEC version: agents ``planner, qds, qdp, qr, ds, ag, as``; ``agent_selection`` is the acting role.
+class _TeamAgents:
+    """What both PettingZoo envs share: one agent per role over one JadeRAGEnv, spaces made once."""
 
-    Arguments are those of :class:`~jade_env.envs.team_env.JadeRAGEnv` (except ``controlled_roles``
-    and ``executor``: every role is an agent here).
-    """
-
-    metadata = {"name": "jade_team_v0", "render_modes": ["ansi"], "is_parallelizable": False}
-
-    def __init__(self, dataset: str = "synthetic", render_mode: str | None = None, **engine_settings: Any) -> None:
-        super().__init__()
+    def _init_team(self, dataset: str, render_mode: str | None, engine_settings: dict[str, Any]) -> None:
         self.env = JadeRAGEnv(dataset=dataset, render_mode=render_mode, **engine_settings)
         self.possible_agents = list(ROLES)
         self.agents: list[str] = []
@@ -56,6 +49,26 @@ class JadeTeamAECEnv(AECEnv):
 
     def action_space(self, agent: str):
         return self._action_spaces[agent]
+
+    def render(self) -> str | None:
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class JadeTeamAECEnv(_TeamAgents, AECEnv):
+    """AEC version: agents ``planner, qds, qdp, qr, ds, ag, as``; ``agent_selection`` is the acting role.
+
+    Arguments are those of :class:`~jade_env.envs.team_env.JadeRAGEnv` (except ``controlled_roles``
+    and ``executor``: every role is an agent here).
+    """
+
+    metadata = {"name": "jade_team_v0", "render_modes": ["ansi"], "is_parallelizable": False}
+
+    def __init__(self, dataset: str = "synthetic", render_mode: str | None = None, **engine_settings: Any) -> None:
+        super().__init__()
+        self._init_team(dataset, render_mode, engine_settings)
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         self._obs, info = self.env.reset(seed=seed, options=options)
@@ -91,31 +104,15 @@ class JadeTeamAECEnv(AECEnv):
             self.agent_selection = self._obs["role"]
         self._accumulate_rewards()
 
-    def render(self) -> str | None:
-        return self.env.render()
-
-    def close(self) -> None:
-        self.env.close()
 
 
-class JadeTeamParallelEnv(ParallelEnv):
+class JadeTeamParallelEnv(_TeamAgents, ParallelEnv):
     """Parallel version: every live agent gets an observation each step; only the acting role's action is used."""
 
     metadata = {"name": "jade_team_parallel_v0", "render_modes": ["ansi"]}
 
     def __init__(self, dataset: str = "synthetic", render_mode: str | None = None, **engine_settings: Any) -> None:
-        self.env = JadeRAGEnv(dataset=dataset, render_mode=render_mode, **engine_settings)
-        self.possible_agents = list(ROLES)
-        self.agents: list[str] = []
-        self._observation_spaces = dict.fromkeys(ROLES, self.env.observation_space)
-        self._action_spaces = dict.fromkeys(ROLES, self.env.action_space)
-        self.render_mode = render_mode
-
-    def observation_space(self, agent: str):
-        return self._observation_spaces[agent]
-
-    def action_space(self, agent: str):
-        return self._action_spaces[agent]
+        self._init_team(dataset, render_mode, engine_settings)
 
     def _observations(self, obs: dict[str, str]) -> dict[str, dict[str, str]]:
         return {a: obs if a == obs["role"] else _waiting(obs) for a in self.agents}
@@ -141,11 +138,6 @@ class JadeTeamParallelEnv(ParallelEnv):
             self.agents = []
         return observations, rewards, terminations, truncations, infos
 
-    def render(self) -> str | None:
-        return self.env.render()
-
-    def close(self) -> None:
-        self.env.close()
 
 
 def team_env(dataset: str = "synthetic", **engine_settings: Any) -> JadeTeamAECEnv:
