@@ -182,7 +182,7 @@ def train(args: Args) -> list[dict]:
                 loss.backward()
                 nn.utils.clip_grad_norm_(list(model.parameters()) + list(head.parameters()), 1.0)
                 optimizer.step()
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
         row = {"update": update, "episodes": len(episodes), "transitions": len(buffer),
                "f1": float(np.mean([f["metrics"]["f1"] for f in finals])),
                "return": float(np.mean([sum(t.reward for t in ep) for ep in episodes])),
