@@ -52,6 +52,10 @@ class Featurizer:
 class CandidateActionEnv(gym.Wrapper):
     """Wraps a JadeRAG team env (any paradigm id) so that a policy picks among candidate outputs."""
 
+    @staticmethod
+    def observation_shape() -> tuple[int]:
+        return (observation_size(),)
+
     def __init__(self, env: gym.Env, allow_ds: bool = True) -> None:
         super().__init__(env)
         self.featurizer = Featurizer(allow_ds=allow_ds)

@@ -63,6 +63,7 @@ class Args:
     batch_size: int = 128
     ent_coef: float = 0.01
     log_every: int = 1_000
+    executor_checkpoint: str = ""  # decoupled: a trained model.zip plays the executors, frozen (default: the scripted ones)
 
 
 def paradigm_env_id(env: str, paradigm: str) -> str:
@@ -75,10 +76,26 @@ def paradigm_env_id(env: str, paradigm: str) -> str:
     return f"{base}{PARADIGMS[paradigm][0]}-v0"
 
 
-def make_env(args: Args, kwargs: dict) -> CandidateActionEnv:
+def frozen_executors(args: Args):
+    """The executors of the decoupled paradigm: the scripted ones, or a trained checkpoint, never updated."""
+    if not args.executor_checkpoint:
+        return make_agent("rule-planner")
+    from sb3_contrib import MaskablePPO
+
+    try:
+        model = MaskablePPO.load(args.executor_checkpoint, device="cpu")
+    except Exception as err:  # a missing, corrupt or foreign file
+        raise JadeError(f"cannot load the executor checkpoint {args.executor_checkpoint}: {err}") from None
+    if model.observation_space.shape != CandidateActionEnv.observation_shape():
+        raise JadeError(f"{args.executor_checkpoint} was trained on observations of shape {model.observation_space.shape}, "
+                        f"not {CandidateActionEnv.observation_shape()}")
+    return TrainedTeam(model, roles=ROLES, allow_ds=args.allow_ds)
+
+
+def make_env(args: Args, kwargs: dict, executors=None) -> CandidateActionEnv:
     env_id = paradigm_env_id(args.env, args.paradigm)
     if args.paradigm == "decoupled":
-        kwargs = {**kwargs, "executor": make_agent("rule-planner")}
+        kwargs = {**kwargs, "executor": executors if executors is not None else frozen_executors(args)}
     return CandidateActionEnv(gym.make(env_id, **kwargs), allow_ds=args.allow_ds)
 
 
@@ -92,13 +109,17 @@ def train(args: Args) -> dict:
     if config_path.exists() and json.loads(config_path.read_text()) != asdict(args):
         raise JadeError(f"{out} holds a run with another configuration; use a new --out folder")
     config_path.write_text(json.dumps(asdict(args), indent=2))
-    env = make_env(args, json.loads(args.env_kwargs))
+    executors = frozen_executors(args) if args.paradigm == "decoupled" else None
+    env = make_env(args, json.loads(args.env_kwargs), executors)
 
     # the policy: one MLP over (role, question, candidates) for every role it plays = the shared backbone
     checkpoint = out / "model.zip"
     done_steps = 0
     if checkpoint.exists():
-        model = MaskablePPO.load(checkpoint, env=env)
+        try:
+            model = MaskablePPO.load(checkpoint, env=env)
+        except Exception as err:  # corrupt file, or spaces that do not fit this env
+            raise JadeError(f"cannot resume from {checkpoint}: {err}") from None
         done_steps = model.num_timesteps
     else:
         model = MaskablePPO("MlpPolicy", env, learning_rate=args.learning_rate, n_steps=args.n_steps, batch_size=args.batch_size,
@@ -127,7 +148,7 @@ def train(args: Args) -> dict:
                     self.workflows.append(info["workflow"])
                     self.rounds.append(info["counters"]["rounds"])
                     self.calls.append(info["counters"]["retrieval_calls"])
-            if self.num_timesteps % args.log_every == 0 and self.f1:
+            if args.log_every and self.num_timesteps % args.log_every == 0 and self.f1:
                 shares = Counter(self.workflows)
                 rate = (self.num_timesteps - done_steps) / (time.perf_counter() - self.started)
                 self.writer.writerow([self.num_timesteps, self.episodes, np.mean(self.f1), np.mean(self.reward), np.mean(self.rounds),
@@ -150,7 +171,7 @@ def train(args: Args) -> dict:
     from baselines.evaluate import evaluate_agent
 
     roles = PARADIGMS[args.paradigm][1]
-    fallback = make_agent("rule-planner")
+    fallback = executors if executors is not None else make_agent("rule-planner")
     metrics = evaluate_agent(paradigm_env_id(args.env, args.paradigm) if args.paradigm != "decoupled" else args.env,
                              lambda examples: TrainedTeam(model, roles=roles, allow_ds=args.allow_ds, fallback=fallback),
                              out / "eval", agent_name=f"compact-{args.paradigm}", env_kwargs=json.loads(args.eval_kwargs),

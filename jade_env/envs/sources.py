@@ -8,6 +8,7 @@ small retriever per question for ``per_question`` (the distractor setting), buil
 
 from __future__ import annotations
 
+import json
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -27,13 +28,13 @@ RETRIEVER_BACKENDS = ("bm25", "lucene", "dense")
 
 @lru_cache(maxsize=16)
 def _load_split_cached(dataset: str, data_path: str | None, split: str | None, n: int | None, sample_seed: int | None,
-                       data_format: str | None, synthetic_items: tuple[tuple[str, Any], ...]) -> tuple[Example, ...]:
+                       data_format: str | None, synthetic_json: str) -> tuple[Example, ...]:
     from jade_env.data import load_examples
 
     if dataset == "synthetic" and data_path is None:
         from jade_env.data.synthetic import load_synthetic
 
-        kwargs = dict(synthetic_items)
+        kwargs = json.loads(synthetic_json)
         return tuple(load_synthetic(n=n or kwargs.pop("n_questions", 1000), **kwargs))
     source = data_path if data_path is not None else dataset
     examples = load_examples(source, format=data_format, split=split, n=n, seed=sample_seed,
@@ -46,7 +47,7 @@ def load_split(dataset: str, data_path: str | os.PathLike | None = None, split: 
                synthetic: dict[str, Any] | None = None) -> tuple[Example, ...]:
     """The examples of ``dataset`` (or of the file ``data_path``), memoised per process."""
     examples = _load_split_cached(dataset, None if data_path is None else str(Path(data_path)), split, n, sample_seed,
-                                  data_format, tuple(sorted((synthetic or {}).items())))
+                                  data_format, json.dumps(synthetic or {}, sort_keys=True))
     if not examples:
         raise JadeError(f"dataset {dataset!r} ({data_path or 'registry'}) has no questions")
     return examples
