@@ -11,6 +11,7 @@ qds / qdp   the rule decomposition; the question as one sub-question; the decomp
 qr          the entity/keyword query; the question with ``#k`` filled; entities only
 ds          every document; the rule selection; the top 1, 2 and 3 documents; none
 ag / as     the top answer spans of the scripted extractor (AS: the summary, each sub-answer)
+agent       (monolithic) two searches while turns remain, and answer spans from the documents found
 ==========  ===========================================================================================
 
 Each candidate also gets a small feature vector (its length, overlap with the question and the
@@ -79,6 +80,14 @@ class CandidateGenerator:
             return ["<id>" + ",".join(f"Document{i}" for i in o) + "</id>" for o in unique]
         if role == "ag":
             return [f"<answer>{a}</answer>" for a in self.answers(question, docs)]
+        if role == "agent":  # monolithic: search (while turns remain) or answer from what was found
+            out = []
+            if f.get("turn", 0) < f.get("max_turns", 4) - 1:
+                query = self.rewriter.rewrite(question, [])
+                out += [f"<search>{q}</search>" for q in dict.fromkeys([query, " ".join(entity_spans(question)) or query])]
+            if docs:
+                out += [f"<answer>{a}</answer>" for a in self.answers(question, docs, limit=N_CANDIDATES - len(out))]
+            return out or [f"<answer>{self.generator.answer(question, docs)}</answer>"]
         if role == "as":
             pairs = f.get("history", [])
             options = [self.summariser.summarise(f.get("original_question", question), pairs)] + [a for _, a in pairs]
@@ -119,4 +128,6 @@ class CandidateGenerator:
         return Candidates(padded, mask, features)
 
 
-ROLE_INDEX = {r: i for i, r in enumerate(ROLES)}
+#: the roles a compact policy can play: the team's, and the monolithic paradigm's single ``agent``
+ROLE_SLOTS: tuple[str, ...] = (*ROLES, "agent")
+ROLE_INDEX = {r: i for i, r in enumerate(ROLE_SLOTS)}

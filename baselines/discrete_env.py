@@ -19,14 +19,14 @@ from gymnasium import spaces
 
 from baselines.agents.executors import fields_of
 from baselines.agents.text import content_words
-from baselines.candidates import CANDIDATE_FEATURES, N_CANDIDATES, ROLE_INDEX, CandidateGenerator
+from baselines.candidates import CANDIDATE_FEATURES, N_CANDIDATES, ROLE_INDEX, ROLE_SLOTS, CandidateGenerator
 from jade_env.roles.ids import ROLES
 
 HASH_DIM = 64
 
 
 def observation_size() -> int:
-    return len(ROLES) + 1 + HASH_DIM + N_CANDIDATES * CANDIDATE_FEATURES
+    return len(ROLE_SLOTS) + 1 + HASH_DIM + N_CANDIDATES * CANDIDATE_FEATURES
 
 
 class Featurizer:
@@ -41,11 +41,11 @@ class Featurizer:
         if not role:
             return vec, None
         vec[ROLE_INDEX[role]] = 1.0
-        vec[len(ROLES)] = float(fields_of(obs).get("depth", 0))
+        vec[len(ROLE_SLOTS)] = float(fields_of(obs).get("depth", 0))
         for w in content_words(obs["question"]):
-            vec[len(ROLES) + 1 + zlib.crc32(w.encode()) % HASH_DIM] = 1.0
+            vec[len(ROLE_SLOTS) + 1 + zlib.crc32(w.encode()) % HASH_DIM] = 1.0
         candidates = self.generator(role, obs)
-        vec[len(ROLES) + 1 + HASH_DIM:] = candidates.features.ravel()
+        vec[len(ROLE_SLOTS) + 1 + HASH_DIM:] = candidates.features.ravel()
         return vec, candidates
 
 

@@ -12,11 +12,13 @@ paradigm          what the policy plays (everything else)
 ``joint``         every role (JADE: one shared network, one outcome reward)
 ``decoupled``     the planner only (the executors are the frozen scripted ones: ``rule-planner``'s)
 ``static``        QR, DS and AG of the fixed graph QR,R,DS,AG (the planner is never asked)
+``monolithic``    the single Search-R1-style agent (search or answer, turn by turn)
 ================  =====================================================================================
 
 The run folder holds ``config.json``, ``metrics.csv`` (every ``--log-every`` steps: episodes, mean F1
 and reward over the last 200 episodes, the share of each top-level workflow, rounds and retrieval
-calls), ``model.zip`` (the checkpoint; a rerun with the same folder resumes from it) and ``eval/``
+calls, steps per second), ``model.zip`` (saved every ``--checkpoint-every`` steps and at the end; a rerun
+with the same folder resumes from it, and may raise ``--steps``) and ``eval/``
 (predictions, trajectories and metrics of the trained team on held-out questions).
 """
 
@@ -44,6 +46,7 @@ PARADIGMS = {
     "joint": ("", ROLES),
     "decoupled": ("-Decoupled", ("planner",)),
     "static": ("-Static", ("qr", "ds", "ag")),
+    "monolithic": ("-Monolithic", ("agent",)),
 }
 WORKFLOWS = [",".join(w) for w in TOP_LEVEL_WORKFLOWS]
 
@@ -63,13 +66,13 @@ class Args:
     batch_size: int = 128
     ent_coef: float = 0.01
     log_every: int = 1_000
+    checkpoint_every: int = 5_000
     executor_checkpoint: str = ""  # decoupled: a trained model.zip plays the executors, frozen (default: the scripted ones)
 
 
 def paradigm_env_id(env: str, paradigm: str) -> str:
     if paradigm not in PARADIGMS:
-        raise JadeError(f"unknown paradigm {paradigm!r}; expected one of {', '.join(PARADIGMS)} "
-                        "(monolithic: not yet available for the compact policy)")
+        raise JadeError(f"unknown paradigm {paradigm!r}; expected one of {', '.join(PARADIGMS)}")
     base = env.removesuffix("-v0")
     for suffix in ("-Decoupled", "-Static", "-Monolithic"):
         base = base.removesuffix(suffix)
@@ -106,8 +109,10 @@ def train(args: Args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "config.json"
-    if config_path.exists() and json.loads(config_path.read_text()) != asdict(args):
-        raise JadeError(f"{out} holds a run with another configuration; use a new --out folder")
+    if config_path.exists():  # a rerun resumes; only --steps may grow
+        old = {k: v for k, v in json.loads(config_path.read_text()).items() if k != "steps"}
+        if old != {k: v for k, v in asdict(args).items() if k != "steps"}:
+            raise JadeError(f"{out} holds a run with another configuration; use a new --out folder (only --steps may change)")
     config_path.write_text(json.dumps(asdict(args), indent=2))
     executors = frozen_executors(args) if args.paradigm == "decoupled" else None
     env = make_env(args, json.loads(args.env_kwargs), executors)
@@ -145,7 +150,7 @@ def train(args: Args) -> dict:
                     self.episodes += 1
                     self.f1.append(info["metrics"]["f1"])
                     self.reward.append(sum(info["transition_rewards"]))
-                    self.workflows.append(info["workflow"])
+                    self.workflows.append(info["workflow"])  # "monolithic" for that paradigm: no workflow share
                     self.rounds.append(info["counters"]["rounds"])
                     self.calls.append(info["counters"]["retrieval_calls"])
             if args.log_every and self.num_timesteps % args.log_every == 0 and self.f1:
@@ -157,6 +162,8 @@ def train(args: Args) -> dict:
                 if args.log_every:
                     print(f"step {self.num_timesteps:>7}  episodes {self.episodes:>6}  F1 {np.mean(self.f1):.3f}  {rate:.0f} steps/s",
                           flush=True)
+            if args.checkpoint_every and self.num_timesteps % args.checkpoint_every == 0:
+                self.model.save(checkpoint)  # a killed run resumes from here
             return True
 
         def _on_training_end(self) -> None:

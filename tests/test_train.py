@@ -37,7 +37,7 @@ def test_candidate_env_masks_and_features() -> None:
     assert without_ds.action_masks().sum() == 6
 
 
-@pytest.mark.parametrize("paradigm", ["joint", "decoupled", "static"])
+@pytest.mark.parametrize("paradigm", ["joint", "decoupled", "static", "monolithic"])
 def test_each_paradigm_trains_and_evaluates(paradigm: str, tmp_path: Path) -> None:
     args = Args(paradigm=paradigm, steps=256, out=str(tmp_path / paradigm), **SMALL)
     metrics = train(args)
@@ -101,3 +101,15 @@ def test_joint_policy_learns_on_an_easy_synthetic_setting(tmp_path: Path) -> Non
     untrained = train(Args(paradigm="joint", steps=0, out=str(tmp_path / "untrained"), **easy))
     trained = train(Args(paradigm="joint", steps=6000, out=str(tmp_path / "trained"), **easy))
     assert trained["f1"] > untrained["f1"] + 0.15, (untrained["f1"], trained["f1"])
+
+
+def test_rerun_resumes_from_the_checkpoint(tmp_path: Path) -> None:
+    from sb3_contrib import MaskablePPO
+
+    folder = tmp_path / "run"
+    train(Args(paradigm="joint", steps=256, out=str(folder), **SMALL))
+    assert MaskablePPO.load(folder / "model.zip").num_timesteps == 256
+    train(Args(paradigm="joint", steps=512, out=str(folder), **SMALL))
+    assert MaskablePPO.load(folder / "model.zip").num_timesteps == 512
+    steps = [int(r["step"]) for r in csv.DictReader((folder / "metrics.csv").open())]
+    assert steps == sorted(steps) and steps[-1] == 512 and steps.count(256) == 1

@@ -1,4 +1,7 @@
-"""``jade-rag train``: train a compact team policy in one paradigm (see :mod:`baselines.train`)."""
+"""``jade-rag train``: train a compact team policy in one paradigm (see :mod:`baselines.train`).
+
+Language-model teams train with ``python -m baselines.ppo_lm`` (token-level PPO).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from baselines.train import PARADIGMS, Args
 
     defaults = Args()
-    p = subparsers.add_parser("train", help="train a team policy (joint, decoupled, static)", description=__doc__)
-    p.add_argument("--paradigm", required=True, choices=[*PARADIGMS, "monolithic"])
+    p = subparsers.add_parser("train", help="train a compact team policy (joint, decoupled, static, monolithic)", description=__doc__)
+    p.add_argument("--paradigm", required=True, choices=list(PARADIGMS))
     p.add_argument("--env", default=defaults.env, help="a registered id (the paradigm picks its variant)")
     p.add_argument("--policy", default="compact", choices=["compact", "hf"])
     p.add_argument("--steps", type=int, default=defaults.steps)
@@ -28,9 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from baselines.train import Args, train
 
-    if args.policy != "compact" or args.paradigm == "monolithic":
-        raise JadeError(f"--policy {args.policy} --paradigm {args.paradigm} is not available yet: the compact policy trains the "
-                        "joint, decoupled and static paradigms (issue 7 is in progress)")
+    if args.policy != "compact":
+        raise JadeError("--policy hf: train language-model teams with `python -m baselines.ppo_lm` (token-level PPO); "
+                        "`jade-rag train` drives the compact policy")
     for name in ("env_kwargs", "eval_kwargs"):
         try:
             json.loads(getattr(args, name))

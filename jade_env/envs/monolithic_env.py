@@ -49,7 +49,8 @@ class MonolithicRAGEnv(gym.Env[dict[str, str], str]):
 
     The same ``Dict`` keys as the team env: ``role`` is always ``"agent"``; ``system`` the task;
     ``user`` the question followed by the whole conversation so far (the agent's turns and the
-    information blocks); ``question`` the question; ``fields`` JSON with ``turn`` and ``searches``.
+    information blocks); ``question`` the question; ``fields`` JSON with ``turn``, ``searches``, ``max_turns`` and every
+    ``documents`` retrieved so far (id, title, text).
 
     ## Action Space
 
@@ -143,6 +144,7 @@ class MonolithicRAGEnv(gym.Env[dict[str, str], str]):
         self.invalid = 0
         self.penalties: list[float] = []
         self.retrieved_titles: list[str] = []
+        self.seen_documents: list[dict[str, str]] = []
         self.chars_read = self.chars_written = self.tokens_read = self.tokens_written = 0
         self.prediction: str | None = None
         self._done = False
@@ -199,6 +201,7 @@ class MonolithicRAGEnv(gym.Env[dict[str, str], str]):
             hits = self.retrievers.for_example(self.example).search([query], self.top_k)[0]
             self.retrieval_calls += 1
             self.retrieved_titles.extend(h.title for h in hits)
+            self.seen_documents.extend({"id": h.id, "title": h.title, "text": h.text} for h in hits)
             self.transcript.append(_information(hits))
             return True, "", query, hits
         return False, "no <search> or <answer> element found", None, []
@@ -233,7 +236,8 @@ class MonolithicRAGEnv(gym.Env[dict[str, str], str]):
         user = f"Question: {self.example.question}\n" + "\n".join(self.transcript)
         if len(user) > self.max_text_length:
             user = user[: self.max_text_length]
-        fields = json.dumps({"turn": self.turn, "searches": self.retrieval_calls, "max_turns": self.max_turns})
+        fields = json.dumps({"turn": self.turn, "searches": self.retrieval_calls, "max_turns": self.max_turns,
+                             "documents": self.seen_documents}, ensure_ascii=False)
         return {"role": "agent", "system": SYSTEM_TEXT, "user": user, "question": self.example.question, "fields": fields}
 
     def _info(self, raw: str, parsed: Any, valid: bool, message: str, hits: list[Hit]) -> dict[str, Any]:
