@@ -17,7 +17,8 @@ paradigm          what the policy plays (everything else)
 
 The run folder holds ``config.json``, ``metrics.csv`` (every ``--log-every`` steps: episodes, mean F1
 and reward over the last 200 episodes, the share of each top-level workflow, rounds and retrieval
-calls, steps per second), ``model.zip`` (saved every ``--checkpoint-every`` steps and at the end; a rerun
+calls, steps per second; SB3's TensorBoard logs too when tensorboard is installed), ``model.zip`` (saved
+every ``--checkpoint-every`` steps and at the end; a rerun
 with the same folder resumes from it, and may raise ``--steps``) and ``eval/``
 (predictions, trajectories and metrics of the trained team on held-out questions).
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import time
 from collections import Counter, deque
@@ -127,9 +129,10 @@ def train(args: Args) -> dict:
             raise JadeError(f"cannot resume from {checkpoint}: {err}") from None
         done_steps = model.num_timesteps
     else:
+        tensorboard = str(out / "tensorboard") if importlib.util.find_spec("tensorboard") else None  # when installed
         model = MaskablePPO("MlpPolicy", env, learning_rate=args.learning_rate, n_steps=args.n_steps, batch_size=args.batch_size,
                             gamma=1.0, gae_lambda=0.95, ent_coef=args.ent_coef, seed=args.seed, verbose=0,
-                            policy_kwargs={"net_arch": [128, 128]})
+                            policy_kwargs={"net_arch": [128, 128]}, tensorboard_log=tensorboard)
 
     class Log(BaseCallback):
         """Metrics over time, from the info of each finished episode."""

@@ -113,3 +113,11 @@ def test_rerun_resumes_from_the_checkpoint(tmp_path: Path) -> None:
     assert MaskablePPO.load(folder / "model.zip").num_timesteps == 512
     steps = [int(r["step"]) for r in csv.DictReader((folder / "metrics.csv").open())]
     assert steps == sorted(steps) and steps[-1] == 512 and steps.count(256) == 1
+
+
+def test_tianshou_ppo_trains_on_the_candidate_env() -> None:
+    pytest.importorskip("tianshou", reason="the tianshou extra is not installed")
+    from baselines.tianshou_ppo import train as train_tianshou
+
+    result = train_tianshou(steps=512, env_kwargs={"n": 100, "synthetic": {"seed": 0}})
+    assert result["timesteps"] >= 512
