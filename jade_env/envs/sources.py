@@ -107,8 +107,10 @@ class RetrieverProvider:
             return
         if not isinstance(retriever, str):
             raise JadeError(f"retriever must be a backend name or a Retriever, got {type(retriever).__name__}")
-        self._factory = backend_factory(retriever, cache_dir=cache_dir, **(retriever_kwargs or {}))
-        if self.corpus_mode == "per_question":
+        # a per-question corpus is ten passages: its index lives in memory, never in the on-disk cache
+        per_question = self.corpus_mode == "per_question"
+        self._factory = backend_factory(retriever, cache_dir=False if per_question else cache_dir, **(retriever_kwargs or {}))
+        if per_question:
             missing = [e.id for e in examples[:50] if not e.context]
             if missing:
                 raise JadeError(f"corpus='per_question' needs context paragraphs, but question {missing[0]!r} of {dataset} "
