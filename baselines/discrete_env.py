@@ -20,6 +20,7 @@ from gymnasium import spaces
 from baselines.agents.executors import fields_of
 from baselines.agents.text import content_words
 from baselines.candidates import CANDIDATE_FEATURES, N_CANDIDATES, ROLE_INDEX, ROLE_SLOTS, CandidateGenerator
+from jade_env.errors import JadeError
 from jade_env.roles.ids import ROLES
 
 HASH_DIM = 64
@@ -94,6 +95,9 @@ class TrainedTeam:
     """
 
     def __init__(self, model, roles: tuple[str, ...] = ROLES, allow_ds: bool = True, fallback=None) -> None:
+        if tuple(model.observation_space.shape) != (observation_size(),):
+            raise JadeError(f"the model was trained on observations of shape {tuple(model.observation_space.shape)}, this version "
+                            f"makes {(observation_size(),)}: retrain it with this version of baselines.discrete_env")
         self.model, self.roles, self.fallback = model, roles, fallback
         self.featurizer = Featurizer(allow_ds=allow_ds)
 

@@ -1,0 +1,167 @@
+"""Submissions: ``predictions.jsonl`` plus ``submission.json``, validated with pydantic at the edge.
+
+``predictions.jsonl`` is what ``jade-rag evaluate`` writes: one line per question id with
+``prediction`` (a string of at most 2,000 characters, no control characters other than tab and
+newline) and the cost counters ``rounds``, ``retrieval_calls``, ``tokens`` (non-negative numbers).
+``submission.json`` holds the metadata: ``method``, ``paradigm`` (one of :data:`PARADIGMS`), ``model``,
+``parameters`` (an integer or null), ``training_data``, ``code_link`` (http(s) URL or empty),
+``contact``, ``seed``, ``track``, and optionally ``command`` (how to reproduce); no other field. Every
+violation is reported with its line or field,
+all of them at once; a file over :data:`MAX_FILE_BYTES` is refused before it is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from jade_env.errors import JadeError
+from leaderboard.tracks import Track
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_PREDICTION_CHARS = 2_000
+PARADIGMS = ("joint", "decoupled", "static", "monolithic", "reference", "other")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class SubmissionError(JadeError):
+    """A submission that cannot be accepted; its message lists every problem, one per line."""
+
+
+class PredictionLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    prediction: str = Field(max_length=MAX_PREDICTION_CHARS)
+    rounds: float | int = Field(default=0, ge=0)
+    retrieval_calls: float | int = Field(default=0, ge=0)
+    tokens: float | int = Field(default=0, ge=0)
+
+    @field_validator("prediction")
+    @classmethod
+    def no_control_characters(cls, value: str) -> str:
+        if _CONTROL.search(value):
+            raise ValueError("contains control characters; only printable text, tabs and newlines are allowed")
+        return value
+
+
+class Metadata(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    method: str = Field(min_length=1, max_length=200)
+    paradigm: Literal["joint", "decoupled", "static", "monolithic", "reference", "other"]
+    model: str = Field(max_length=200)
+    parameters: int | None = Field(default=None, ge=0)
+    training_data: str = Field(max_length=500)
+    code_link: str = Field(max_length=500)
+    contact: str = Field(max_length=200)
+    seed: int
+    track: str
+    command: str = Field(default="", max_length=1000)  # how to reproduce the predictions
+
+    @field_validator("code_link")
+    @classmethod
+    def url_or_empty(cls, value: str) -> str:
+        if value and not re.match(r"^https?://\S+$", value):
+            raise ValueError("must be an http(s) URL or empty")
+        return value
+
+
+@dataclass(frozen=True)
+class Submission:
+    metadata: Metadata
+    predictions: dict[str, PredictionLine]
+    missing: tuple[str, ...]
+    content_hash: str
+
+
+def _errors(err: ValidationError, where: str) -> list[str]:
+    return [f"{where}: field {'.'.join(map(str, e['loc'])) or '(record)'}: {e['msg']}" for e in err.errors()]
+
+
+def read_metadata(path: Path | None, track: str, name: str | None) -> Metadata:
+    """The metadata file, or (without one) a minimal record named ``name`` for ``track``."""
+    if path is None:
+        raw = {"method": name or "unnamed", "paradigm": "other", "model": "", "parameters": None, "training_data": "",
+               "code_link": "", "contact": "", "seed": 0, "track": track}
+    else:
+        raw = _load_json(path)
+        if name and isinstance(raw, dict):
+            raw["method"] = name
+    if not isinstance(raw, dict):
+        raise SubmissionError(f"{path}: expected a JSON object of metadata")
+    try:
+        meta = Metadata.model_validate(raw)
+    except ValidationError as err:
+        raise SubmissionError("\n".join(_errors(err, str(path)))) from None
+    if meta.track != track:
+        raise SubmissionError(f"{path}: field track: {meta.track!r} does not match --track {track!r}")
+    return meta
+
+
+def _load_json(path: Path):
+    if path.stat().st_size > 1024 * 1024:
+        raise SubmissionError(f"{path}: {path.stat().st_size} bytes; metadata must be under 1 MiB")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SubmissionError(f"{path}: not valid UTF-8 JSON ({err})") from None
+
+
+def read_predictions(path: Path, track: Track) -> tuple[dict[str, PredictionLine], tuple[str, ...], bytes]:
+    """Every valid line, the ids of the track without a prediction, and the raw bytes; or every problem at once."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise SubmissionError(f"{path}: no such file") from None
+    if size > MAX_FILE_BYTES:
+        raise SubmissionError(f"{path}: {size:,} bytes; a predictions file may have at most {MAX_FILE_BYTES:,} bytes")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise SubmissionError(f"{path}:{line}: byte {err.start} is not valid UTF-8") from None
+    wanted = {e.id for e in track.examples()}
+    problems: list[str] = []
+    lines: dict[str, PredictionLine] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as err:
+            problems.append(f"{where}: invalid JSON ({err.msg}); the file may be truncated")
+            continue
+        try:
+            rec = PredictionLine.model_validate(raw)
+        except ValidationError as err:
+            problems.extend(_errors(err, where))
+            continue
+        if rec.id in lines:
+            problems.append(f"{where}: duplicate id {rec.id!r}")
+        elif rec.id not in wanted:
+            problems.append(f"{where}: id {rec.id!r} is not a question of track {track.slug!r}")
+        else:
+            lines[rec.id] = rec
+    if not lines and not problems:
+        problems.append(f"{path}: no predictions")
+    if problems:
+        shown = problems[:50] + ([f"... and {len(problems) - 50} more"] if len(problems) > 50 else [])
+        raise SubmissionError(f"{len(problems)} problem(s) in the submission:\n" + "\n".join(shown))
+    missing = tuple(e.id for e in track.examples() if e.id not in lines)
+    return lines, missing, data
+
+
+def load_submission(track: Track, predictions: Path, metadata: Path | None = None, name: str | None = None) -> Submission:
+    meta = read_metadata(metadata, track.slug, name)
+    lines, missing, data = read_predictions(predictions, track)
+    digest = hashlib.sha256(data + b"\0" + meta.model_dump_json().encode()).hexdigest()
+    return Submission(meta, lines, missing, digest)

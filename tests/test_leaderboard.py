@@ -1,0 +1,202 @@
+"""The leaderboard: validation, storage in SQLite, idempotence, bad input that changes nothing, the page in a real browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from baselines.evaluate import evaluate
+from jade_env.cli import main
+
+SYN = {"n": 500, "synthetic": {"seed": 0}}  # the questions of the "synthetic" track
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    evaluate("JadeRAG-Synthetic-v0", "rule-planner", out, env_kwargs=SYN, progress=False)
+    return out
+
+
+def metadata(tmp: Path, **overrides) -> Path:
+    meta = {"method": "rule-planner", "paradigm": "reference", "model": "rules", "parameters": None, "training_data": "none",
+            "code_link": "https://example.org/jade_env", "contact": "team@example.org", "seed": 0, "track": "synthetic", **overrides}
+    path = tmp / "submission.json"
+    path.write_text(json.dumps(meta))
+    return path
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "jade_env.cli", "leaderboard", *args], capture_output=True, text=True)
+
+
+def test_submit_stores_scores_equal_to_jade_rag_score_and_is_idempotent(run_dir: Path, tmp_path: Path, capsys) -> None:
+    db = tmp_path / "lb.sqlite"
+    pred = run_dir / "predictions.jsonl"
+    out = cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(pred), "--metadata", str(metadata(tmp_path)))
+    assert out.returncode == 0, out.stderr
+    assert "submission 1 stored" in out.stdout
+    again = cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(pred), "--metadata", str(metadata(tmp_path)))
+    assert "already stored" in again.stdout
+    row = sqlite3.connect(db).execute("SELECT em, f1, sub_em, n, n_missing, retrieval_calls FROM submissions").fetchall()
+    assert len(row) == 1
+    gold = tmp_path / "gold.jsonl"
+    from leaderboard.tracks import get_track
+
+    gold.write_text("".join(json.dumps({"id": e.id, "question": e.question, "golden_answers": list(e.answers)}) + "\n"
+                            for e in get_track("synthetic").examples()))
+    assert main(["score", "--gold", str(gold), "--pred", str(pred), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    em, f1, sub_em, n, n_missing, calls = row[0]
+    assert (em, f1, sub_em, n, n_missing) == (scored["em"], scored["f1"], scored["sub_em"], scored["n"], scored["n_missing"])
+    assert calls == pytest.approx(scored["retrieval_calls_mean"])
+
+
+def test_missing_ids_score_zero_and_are_counted(run_dir: Path, tmp_path: Path) -> None:
+    half = tmp_path / "half.jsonl"
+    half.write_text("".join((run_dir / "predictions.jsonl").read_text().splitlines(keepends=True)[:250]))
+    db = tmp_path / "lb.sqlite"
+    out = cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(half), "--name", "half")
+    assert out.returncode == 0 and "250 missing of 500" in out.stdout
+
+
+def bad_inputs(run_dir: Path, tmp: Path) -> list[tuple[list[str], str]]:
+    lines = (run_dir / "predictions.jsonl").read_text().splitlines()
+    cases = []
+
+    def file(name: str, content: str | bytes) -> str:
+        path = tmp / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        return str(path)
+
+    good_meta = str(metadata(tmp))
+    cases.append((["--predictions", file("truncated.jsonl", "\n".join(lines[:3]) + "\n" + lines[3][:20]), "--metadata", good_meta],
+                  ":4: invalid JSON"))
+    cases.append((["--predictions", file("types.jsonl", lines[0].replace('"rounds": ', '"rounds": "x", "r": ')), "--metadata", good_meta],
+                  "field rounds"))
+    cases.append((["--predictions", file("dup.jsonl", "\n".join([lines[0], lines[0]])), "--metadata", good_meta], "duplicate id"))
+    cases.append((["--predictions", file("outside.jsonl", json.dumps({"id": "not-in-track", "prediction": "x"})), "--metadata", good_meta],
+                  "is not a question of track"))
+    big = tmp / "big.jsonl"
+    with big.open("wb") as f:
+        f.truncate(100 * 1024 * 1024)
+    cases.append((["--predictions", str(big), "--metadata", good_meta], "at most 20,971,520 bytes"))
+    rec = json.loads(lines[0])
+    rec["prediction"] = "bell\x07here"
+    cases.append((["--predictions", file("control.jsonl", json.dumps(rec)), "--metadata", good_meta], "control characters"))
+    extra = tmp / "extra.json"
+    extra.write_text(json.dumps({**json.loads(Path(good_meta).read_text()), "extra": 1}))
+    cases.append((["--predictions", str(run_dir / "predictions.jsonl"), "--metadata", str(extra)], "field extra"))
+    missing = tmp / "missing.json"
+    meta = json.loads(Path(good_meta).read_text())
+    del meta["paradigm"]
+    missing.write_text(json.dumps(meta))
+    cases.append((["--predictions", str(run_dir / "predictions.jsonl"), "--metadata", str(missing)], "field paradigm"))
+    return cases
+
+
+def test_every_bad_input_leaves_the_database_byte_identical(run_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "lb.sqlite"
+    assert cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(run_dir / "predictions.jsonl"),
+               "--name", "first").returncode == 0
+    before = db.read_bytes()
+    for args, message in bad_inputs(run_dir, tmp_path):
+        out = cli("submit", "--db", str(db), "--track", "synthetic", *args)
+        assert out.returncode == 2, (args, out.stdout)
+        assert message in out.stderr and "Traceback" not in out.stderr, (message, out.stderr)
+        assert db.read_bytes() == before
+    out = cli("submit", "--db", str(db), "--track", "no-such-track", "--predictions", str(run_dir / "predictions.jsonl"))
+    assert out.returncode == 2 and "does not exist; tracks: synthetic" in out.stderr and db.read_bytes() == before
+
+
+def test_locked_and_corrupt_databases(run_dir: Path, tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"this is not sqlite" * 100)
+    before = corrupt.read_bytes()
+    out = cli("submit", "--db", str(corrupt), "--track", "synthetic", "--predictions", str(run_dir / "predictions.jsonl"), "--name", "x")
+    assert out.returncode == 2 and "corrupt" in out.stderr and corrupt.read_bytes() == before
+    db = tmp_path / "locked.sqlite"
+    assert cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(run_dir / "predictions.jsonl"),
+               "--name", "a").returncode == 0
+    before = db.read_bytes()  # read before locking: closing any descriptor of the file drops this process's POSIX locks
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        out = cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(run_dir / "predictions.jsonl"), "--name", "b")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert out.returncode == 2 and "locked" in out.stderr
+    assert db.read_bytes() == before
+
+
+def test_two_processes_submitting_at_once_both_land(run_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "lb.sqlite"
+    procs = [subprocess.Popen([sys.executable, "-m", "jade_env.cli", "leaderboard", "submit", "--db", str(db), "--track", "synthetic",
+                               "--predictions", str(run_dir / "predictions.jsonl"), "--name", f"proc-{i}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), results
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 2
+
+
+def test_list_remove_render_and_escaping(run_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "lb.sqlite"
+    for name, paradigm in [("<script>alert(1)</script>", "reference"), ("second", "joint")]:
+        assert cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(run_dir / "predictions.jsonl"),
+                   "--metadata", str(metadata(tmp_path, method=name, paradigm=paradigm))).returncode == 0
+    listed = cli("list", "--db", str(db))
+    assert "second" in listed.stdout and "<script>" in listed.stdout
+    out = cli("render", "--db", str(db), "--out", str(tmp_path / "site"))
+    assert out.returncode == 0
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;script&gt;" in (tmp_path / "site" / "leaderboard.md").read_text()
+    assert cli("remove", "--db", str(db), "1").returncode == 0
+    assert "second" in cli("list", "--db", str(db)).stdout and "alert" not in cli("list", "--db", str(db)).stdout
+    assert cli("remove", "--db", str(db), "99").returncode == 2
+
+
+def test_page_in_a_real_headless_browser(run_dir: Path, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium on this machine (Debian package chromium); .ci/run installs it")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    db = tmp_path / "lb.sqlite"
+    half = tmp_path / "half.jsonl"
+    half.write_text("".join((run_dir / "predictions.jsonl").read_text().splitlines(keepends=True)[:200]))
+    for name, paradigm, pred in [("<script>alert(1)</script>", "reference", run_dir / "predictions.jsonl"),
+                                 ("half-run", "joint", half)]:
+        assert cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(pred),
+                   "--metadata", str(metadata(tmp_path, method=name, paradigm=paradigm))).returncode == 0
+    assert cli("render", "--db", str(db), "--out", str(tmp_path / "site")).returncode == 0
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                                                    "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto((tmp_path / "site" / "index.html").as_uri())
+        rows = page.locator("#synthetic table.board tbody tr")
+        assert rows.count() == 2
+        assert page.locator("#synthetic td.text").first.text_content() in ("<script>alert(1)</script>", "half-run")
+        f1_header = page.locator("#synthetic th", has_text="F1").first
+        f1_header.click()  # descending
+        first = rows.nth(0).locator("td").first.text_content()
+        f1_header.click()  # ascending
+        assert rows.nth(0).locator("td").first.text_content() != first
+        assert {rows.nth(0).locator("td").first.text_content(), first} == {"<script>alert(1)</script>", "half-run"}
+        page.select_option("#paradigm", "joint")
+        assert page.locator("#synthetic tbody tr:visible").count() == 1
+        assert page.locator("#synthetic tbody tr:visible td").first.text_content() == "half-run"
+        page.select_option("#paradigm", "all")
+        page.screenshot(path=str(tmp_path / "site" / "screenshot.png"), full_page=True)
+        browser.close()
+    assert dialogs == []  # the escaped method name ran nothing
+    shutil.copy(tmp_path / "site" / "screenshot.png", Path(__file__).resolve().parents[1] / ".pytest-leaderboard-screenshot.png")
