@@ -73,6 +73,9 @@ def main() -> None:
         except JadeError as err:
             print(f"skipping track {slug}: {err}")
             continue
+        if track.corpus != "pooled":
+            print(f"skipping track {slug}: its envs need an external corpus ({track.corpus}), which is not on this machine")
+            continue
         for agent in AGENTS:
             out = Path(args.runs) / slug / agent
             kwargs = track_env_kwargs(slug)

@@ -37,6 +37,7 @@ class Track:
     max_steps: int = 40
     synthetic: dict = field(default_factory=dict)
     obtain: str = ""
+    data_source: str | None = None  # a multi-source file (DeepResearcher dev) filtered to one dataset
 
     def examples(self) -> list[Example]:
         return list(_track_examples(self.slug))
@@ -54,6 +55,22 @@ TRACKS: dict[str, Track] = {t.slug: t for t in (
           "2wikimultihopqa/2wikimultihopqa_dev_first100.jsonl",
           "671fdf014cbfedacbfc0afae2ef52d3f79003bc36f0efbe4f869e2007dd40993",
           obtain="the first 100 lines of FlashRAG's 2wikimultihopqa dev JSONL"),
+    Track("nq-dev", "NQ-open dev (3,610)", "JadeRAG-NQ-v0", "nq", "nq/NQ-open.dev.jsonl",
+          "148bb8f05075ed82e1ef42e0f12b5374dd2b62da042f15c01dfd6b2c4835f3d1", corpus="wiki-18 (external JSONL)",
+          obtain="NQ-open.dev.jsonl from google-research-datasets/natural-questions (nq_open/)"),
+    Track("bamboogle", "Bamboogle (125)", "JadeRAG-Bamboogle-v0", "bamboogle", "bamboogle/bamboogle.jsonl",
+          "335b55b14a869a584ebc57d15b9dcdffa276b4122021aefd7d9488593c64cef0", corpus="wiki-18 (external JSONL)",
+          obtain="the 125-question Bamboogle test set (e.g. data/eval_set/bamboogle.jsonl of RUCAIBox/R1-Searcher)"),
+    Track("popqa-125", "PopQA, the 125 of the DeepResearcher dev set", "JadeRAG-PopQA-v0", "popqa", "multi_deepresearcher/dev.jsonl",
+          "8698a4fc33b8c23637cb410a785c798cabf2de3594cccf1e5f51a72dd149b11b", corpus="wiki-18 (external JSONL)", data_source="popqa",
+          obtain="data/dev.parquet of GAIR-NLP/DeepResearcher, converted to JSONL"),
+    Track("triviaqa-125", "TriviaQA, the 125 of the DeepResearcher dev set", "JadeRAG-TriviaQA-v0", "triviaqa",
+          "multi_deepresearcher/dev.jsonl", "620f82a65b880b0ffea252a0319c6bf6f8b804f2037f077d09e1f4425a9db989",
+          corpus="wiki-18 (external JSONL)", data_source="tq", obtain="data/dev.parquet of GAIR-NLP/DeepResearcher, converted to JSONL"),
+    Track("ambigqa-dev", "AmbigQA dev", "JadeRAG-AmbigQA-v0", "ambigqa", "ambigqa/dev.jsonl", "(not pinned: no copy available yet)",
+          corpus="wiki-18 (external JSONL)",
+          obtain="the AmbigQA dev set (sewon/ambig_qa, config light) as FlashRAG JSONL at $JADE_SHARED_DATA/ambigqa/dev.jsonl; "
+                 "its split hash will be pinned when a copy is added"),
     Track("musique-train", "MuSiQue train sample (100, HippoRAG)", "JadeRAG-MuSiQue-v0", "musique", "musique/musique_train.json",
           "b6acab1d653f330f36c038eb956d5806e589fe14a86c438d25f040ac6221cd82",
           obtain="HippoRAG's data/musique_train.json (100 questions)"),
@@ -69,7 +86,7 @@ def _track_examples(slug: str) -> tuple[Example, ...]:
         path = shared_data() / track.source
         if not path.is_file():
             raise JadeError(f"track {slug!r} needs {path}, which is missing: {track.obtain}")
-        examples = tuple(load_examples(path))
+        examples = tuple(load_examples(path, data_source=track.data_source))
     found = split_hash(examples)
     if found != track.split_hash:
         raise JadeError(f"track {slug!r} is pinned to split hash {track.split_hash[:16]}..., but its questions hash to "
