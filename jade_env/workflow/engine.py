@@ -378,7 +378,7 @@ class Episode:
     @property
     def top_workflow(self) -> str:
         """The top-level workflow chosen, as ``"QR,R,DS,AG"`` (empty before the planner acted)."""
-        return ",".join(next((w for d, w in self.workflows if d == 0), ()))
+        return ",".join(self.workflows[0][1]) if self.workflows else ""
 
 
 def _views(hits: Sequence[Hit]) -> tuple[DocumentView, ...]:
