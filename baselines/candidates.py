@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from baselines.agents.decomposer import split_question
-from baselines.agents.executors import AnswerGenerator, AnswerSummariser, DocumentSelector, QueryRewriter, fields_of
-from baselines.agents.text import content_words, entity_spans, sentences
+from jade_env.executors.decomposer import split_question
+from jade_env.executors.scripted import AnswerGenerator, AnswerSummariser, DocumentSelector, QueryRewriter
+from jade_env.executors.text import content_words, entity_spans, sentences
 from jade_env.roles.ids import ROLES, TOP_LEVEL_WORKFLOWS
+from jade_env.roles.prompts import fields_of
 
 N_CANDIDATES = 8
 CANDIDATE_FEATURES = 6

@@ -17,11 +17,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from baselines.agents.executors import fields_of
-from baselines.agents.text import content_words
 from baselines.candidates import CANDIDATE_FEATURES, N_CANDIDATES, ROLE_INDEX, ROLE_SLOTS, CandidateGenerator
 from jade_env.errors import JadeError
+from jade_env.executors.text import content_words
 from jade_env.roles.ids import ROLES
+from jade_env.roles.prompts import fields_of
 
 HASH_DIM = 64
 

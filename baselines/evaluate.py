@@ -81,7 +81,8 @@ def run_episode(env: gym.Env, agent: Any, index: int, seed: int) -> tuple[dict[s
         action = agent.act(obs["role"], obs)
         obs, reward, terminated, truncated, info = env.step(action)
         actions.append(action if isinstance(action, str) else None)
-        steps.append({"role": info["role"], "valid": info["valid"], "message": info["message"], "reward": reward})
+        steps.append({"role": info["role"], "valid": info["valid"], "message": info["message"], "reward": reward,
+                      "executor_steps": json.loads(info["executor_steps"])})
         total += reward
         if terminated or truncated:
             break
@@ -96,12 +97,12 @@ def run_episode(env: gym.Env, agent: Any, index: int, seed: int) -> tuple[dict[s
         "terminated": terminated,
         "truncated": truncated,
         "prediction": info["prediction"],
-        "gold_answers": info["gold_answers"],
+        "gold_answers": json.loads(info["gold_answers"]),
         "metrics": info["metrics"],
         "reward_components": info["reward_components"],
         "counters": info["counters"],
         "workflow": info["workflow"],
-        "supporting_title_recall": info["supporting_title_recall"],
+        "supporting_title_recall": info["supporting_title_recall"] if info["n_supporting_titles"] else None,
         "return": total,
     }
     return info, record

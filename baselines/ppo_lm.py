@@ -101,7 +101,7 @@ def rollout(env: gym.Env, policy: HFChatPolicy, episodes: int, seed: int) -> tup
             obs, reward, terminated, truncated, info = env.step(gen.text)
             if terminated or truncated:
                 break
-        for t, r in zip(transitions, info["transition_rewards"], strict=True):
+        for t, r in zip(transitions, json.loads(info["transition_rewards"]), strict=True):
             t.reward = float(r)
         all_episodes.append(transitions)
         finals.append(info)

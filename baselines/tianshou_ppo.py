@@ -20,26 +20,8 @@ import jade_env  # noqa: F401
 from baselines.discrete_env import CandidateActionEnv
 
 
-class FixedInfo(gym.Wrapper):
-    """Tianshou stores ``info`` in its replay buffer as arrays, so every step must give the same keys and
-    shapes; the env's rich info (lists of retrieved ids, nested counters) is reduced to scalars."""
-
-    @staticmethod
-    def _slim(info: dict) -> dict:
-        metrics = info.get("metrics") or {}
-        return {"f1": float(metrics.get("f1", 0.0)), "episode_end": "metrics" in info, "penalty": float(info.get("penalty", 0.0))}
-
-    def reset(self, **kwargs):
-        obs, info = self.env.reset(**kwargs)
-        return obs, self._slim(info)
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        return obs, reward, terminated, truncated, self._slim(info)
-
-
 def make_env(kwargs: dict) -> gym.Env:
-    return FixedInfo(CandidateActionEnv(gym.make("JadeRAG-Synthetic-v0", **kwargs)))
+    return CandidateActionEnv(gym.make("JadeRAG-Synthetic-v0", **kwargs))  # its info has fixed shapes: no wrapper
 
 
 def train(steps: int = 4096, seed: int = 0, env_kwargs: dict | None = None, n_envs: int = 2) -> dict:

@@ -149,10 +149,10 @@ def train(args: Args) -> dict:
 
         def _on_step(self) -> bool:
             for info in self.locals["infos"]:
-                if "metrics" in info:
+                if info["episode_end"]:
                     self.episodes += 1
                     self.f1.append(info["metrics"]["f1"])
-                    self.reward.append(sum(info["transition_rewards"]))
+                    self.reward.append(sum(json.loads(info["transition_rewards"])))
                     self.workflows.append(info["workflow"])  # "monolithic" for that paradigm: no workflow share
                     self.rounds.append(info["counters"]["rounds"])
                     self.calls.append(info["counters"]["retrieval_calls"])

@@ -1,7 +1,7 @@
 """Registration of every environment id, in one place: a loop over one table.
 
 ``JadeRAG-<Name>-v0``            the team, driven by one policy (shared backbone; JADE joint)
-``JadeRAG-<Name>-Decoupled-v0``  the caller plays the planner; ``executor=`` plays the rest (frozen)
+``JadeRAG-<Name>-Decoupled-v0``  the caller plays the planner; the frozen ``executor`` (``"scripted"``) plays the rest
 ``JadeRAG-<Name>-Static-v0``     the fixed graph QR,R,DS,AG; the planner is never asked (static joint)
 ``JadeRAG-<Name>-Monolithic-v0`` one Search-R1-style agent (``<search>`` / ``<answer>``)
 """
@@ -33,13 +33,16 @@ DATASETS: tuple[DatasetEntry, ...] = (
     DatasetEntry("Synthetic", "synthetic", "mixed", "the generated world"),
 )
 
-#: paradigm suffix -> (entry point, default keywords, description)
-PARADIGMS: dict[str, tuple[str, dict, str]] = {
-    "": ("jade_env.envs.team_env:JadeRAGEnv", {}, "team, one policy (JADE joint)"),
-    "-Decoupled": ("jade_env.envs.team_env:JadeRAGEnv", {"controlled_roles": ("planner",)},
-                   "planner only; executor= plays the other roles (frozen executors)"),
-    "-Static": ("jade_env.envs.team_env:JadeRAGEnv", {"workflow": "QR,R,DS,AG"}, "fixed graph QR,R,DS,AG (static joint)"),
-    "-Monolithic": ("jade_env.envs.monolithic_env:MonolithicRAGEnv", {}, "one Search-R1-style agent"),
+TEAM = ("jade_env.envs.team_env:JadeRAGEnv", "jade_env.envs.vector_env:JadeRAGVectorEnv")
+MONOLITHIC = ("jade_env.envs.monolithic_env:MonolithicRAGEnv", "jade_env.envs.vector_env:MonolithicRAGVectorEnv")
+
+#: paradigm suffix -> ((entry point, vector entry point), default keywords (JSON-serialisable), description)
+PARADIGMS: dict[str, tuple[tuple[str, str], dict, str]] = {
+    "": (TEAM, {}, "team, one policy (JADE joint)"),
+    "-Decoupled": (TEAM, {"controlled_roles": ["planner"], "executor": "scripted"},
+                   "planner only; the frozen executors (executor=, default 'scripted') play the other roles"),
+    "-Static": (TEAM, {"workflow": "QR,R,DS,AG"}, "fixed graph QR,R,DS,AG (static joint)"),
+    "-Monolithic": (MONOLITHIC, {}, "one Search-R1-style agent"),
 }
 
 VERSION = "v0"
@@ -56,14 +59,9 @@ def registered_ids() -> list[tuple[str, DatasetEntry, str, dict]]:
 
 def register_envs() -> None:
     for d in DATASETS:
-        for suffix, (entry_point, kwargs, _) in PARADIGMS.items():
+        for suffix, ((entry_point, vector_entry_point), kwargs, _) in PARADIGMS.items():
             eid = env_id(d.name, suffix)
             if eid in gym.registry:
                 continue
-            gym.register(
-                id=eid,
-                entry_point=entry_point,
-                kwargs={"dataset": d.dataset, **kwargs},
-                vector_entry_point="jade_env.envs.vector_env:JadeRAGVectorEnv" if entry_point.endswith("JadeRAGEnv") else None,
-                disable_env_checker=False,
-            )
+            gym.register(id=eid, entry_point=entry_point, vector_entry_point=vector_entry_point,
+                         kwargs={"dataset": d.dataset, **kwargs}, disable_env_checker=False)

@@ -11,7 +11,6 @@ import pytest
 from jade_env.data import (
     DATASETS,
     Corpus,
-    build_corpus,
     detect_format,
     external_corpus,
     load_corpus,
@@ -204,14 +203,13 @@ def test_corpus_modes(shared_data: Path, tmp_path: Path) -> None:
     assert len(pooled) == len({(p.title, p.text) for p in all_paragraphs}) < len(all_paragraphs)
     assert list(pooled)[0] == examples[0].context[0]
     pq = per_question_corpus(examples[3])
-    assert len(pq) == 10 and build_corpus("per_question", [examples[3]]).hash == pq.hash
+    assert len(pq) == 10 and pq.hash == Corpus(examples[3].context).hash
     jsonl = tmp_path / "corpus.jsonl"
     with jsonl.open("w") as f:
         for p in pooled:
             f.write(json.dumps({"id": p.id, "contents": f"{p.title}\n{p.text}"}) + "\n")
     ext = external_corpus(jsonl)
     assert len(ext) == len(pooled) and ext.hash == pooled.hash  # same passages, same hash, streamed
-    assert build_corpus("external", path=jsonl).hash == pooled.hash
     with pytest.raises(DataFormatError, match="no context paragraphs"):
         pooled_corpus(load_examples(shared_data / "nq" / "test.jsonl"))
     assert Corpus([], name="x").hash == Corpus([], name="y").hash

@@ -116,7 +116,7 @@ def test_batched_vector_env_makes_one_retriever_call_per_step() -> None:
     from jade_env.envs.vector_env import JadeRAGVectorEnv
 
     envs = JadeRAGVectorEnv(num_envs=3, dataset="synthetic", **SYN)
-    retriever = envs.envs[0].retrievers.for_example(envs.envs[0].examples[0])
+    retriever = envs.env.retrievers.shared
     calls = []
     original = retriever.search
 

@@ -8,6 +8,8 @@ import gymnasium as gym
 import pytest
 
 import jade_env  # noqa: F401  (registers the ids)
+from jade_env.envs.info import INFO_KEYS, decode
+from jade_env.errors import JadeError
 from jade_env.roles.ids import ROLES, TOP_LEVEL_WORKFLOWS
 
 SYN = {"n": 40, "synthetic": {"seed": 3}}
@@ -95,13 +97,23 @@ def test_cost_weights_enter_the_global_reward() -> None:
 def test_info_has_a_fixed_schema_every_step(env) -> None:
     gold = env.unwrapped.examples[1].answers[0]
     _, final, infos = run_episode(env, FixedOutputs("QDS", answer=gold), index=1)
-    base_keys = set(infos[0])
-    for info in infos[:-1]:
-        assert set(info) == base_keys
-    assert base_keys < set(final)
-    assert {"prediction", "gold_answers", "metrics", "supporting_title_recall", "transition_rewards"} <= set(final)
-    retrieved = [t for info in infos for t in info["retrieved_titles"]]
+    shape = schema(infos[0])
+    assert list(infos[0]) == list(INFO_KEYS)
+    for info in infos:
+        assert schema(info) == shape  # the same keys, types and nested keys at every step, the last one included
+        json.dumps(info)
+    assert [i["episode_end"] for i in infos] == [False] * (len(infos) - 1) + [True]
+    assert final["prediction"] == gold and decode(final)["gold_answers"][0] == gold and final["metrics"]["f1"] == 1.0
+    assert infos[0]["prediction"] == "" and infos[0]["metrics"]["f1"] == 0.0
+    retrieved = [t for info in infos for t in decode(info)["retrieved_titles"]]
     assert retrieved, "R ran twice, so titles were retrieved"
+
+
+def schema(value):
+    """The shape of an info: keys and value types, recursively (dict values), JSON lists as their text type."""
+    if isinstance(value, dict):
+        return {k: schema(v) for k, v in value.items()}
+    return type(value).__name__
 
 
 def test_observation_keys_and_role_prompts(env) -> None:
@@ -225,9 +237,15 @@ def test_decoupled_frozen_executors_play_inside_the_env() -> None:
     env.close()
 
 
-def test_decoupled_without_executor_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="an executor policy is needed"):
-        gym.make("JadeRAG-Synthetic-Decoupled-v0", **SYN)
+def test_decoupled_ids_default_to_the_scripted_executors_and_unknown_ones_are_a_clear_error() -> None:
+    env = gym.make("JadeRAG-Synthetic-Decoupled-v0", **SYN)
+    assert env.spec.kwargs["executor"] == "scripted" and json.dumps(env.spec.kwargs)
+    obs, _ = env.reset(seed=0, options={"index": 0})
+    _, _, terminated, _, info = env.step("<workflow>R,DS,AG</workflow>")
+    assert terminated and [s["role"] for s in decode(info)["executor_steps"]] == ["ds", "ag"]
+    env.close()
+    with pytest.raises(JadeError, match="executor='oracle' is unknown"):
+        gym.make("JadeRAG-Synthetic-Decoupled-v0", executor="oracle", **SYN)
 
 
 def test_a_raising_executor_is_an_invalid_output_not_a_crash() -> None:
@@ -239,7 +257,7 @@ def test_a_raising_executor_is_an_invalid_output_not_a_crash() -> None:
     env.reset(seed=0)
     _, _, terminated, truncated, info = env.step("<workflow>R,DS,AG</workflow>")
     assert terminated
-    assert [s["message"] for s in info["executor_steps"]][0].startswith("executor raised RuntimeError")
+    assert [s["message"] for s in decode(info)["executor_steps"]][0].startswith("executor raised RuntimeError")
     env.close()
 
 
@@ -273,7 +291,7 @@ def test_broadcast_preset_assigns_the_global_reward_to_every_transition() -> Non
     env = gym.make("JadeRAG-Synthetic-v0", reward="jade_broadcast", **SYN)
     gold = env.unwrapped.examples[0].answers[0]
     total, info, _ = run_episode(env, FixedOutputs("QDP", answer=gold))
-    assert info["transition_rewards"] == [1.0] * 7
-    assert info["transition_roles"] == ["planner", "qdp", "planner", "ag", "planner", "ag", "as"]
+    assert decode(info)["transition_rewards"] == [1.0] * 7
+    assert decode(info)["transition_roles"] == ["planner", "qdp", "planner", "ag", "planner", "ag", "as"]
     assert total == pytest.approx(1.0)
     env.close()

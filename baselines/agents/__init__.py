@@ -1,8 +1,8 @@
-"""Reference agents that need no training: scripted executors and fixed planners (see :mod:`baselines.agents.team`)."""
+"""Reference agents that need no training (see :mod:`baselines.agents.team`); the scripted executors they use
+are environment components and live in :mod:`jade_env.executors`."""
 
-from baselines.agents.decomposer import Decomposer
-from baselines.agents.executors import AnswerGenerator, AnswerSummariser, DocumentSelector, QueryRewriter
-from baselines.agents.team import AGENTS, OracleTeam, ScriptedTeam, make_agent
+from baselines.agents.team import AGENTS, OracleTeam, make_agent
+from jade_env.executors import AnswerGenerator, AnswerSummariser, Decomposer, DocumentSelector, QueryRewriter, ScriptedTeam
 
 __all__ = [
     "AGENTS",

@@ -1,10 +1,11 @@
-"""The corpus modes of SPEC section 6: per question, pooled over a split, or an external file.
+"""The corpora of docs/environment.md ("Corpora"): per question, pooled over a split, or an external file.
 
 * :func:`per_question_corpus`: one question's own context paragraphs (the distractor setting);
 * :func:`pooled_corpus`: the union of the context paragraphs of a loaded split, de-duplicated by
   (title, text), in order of first appearance (a small open-domain setting);
 * :func:`external_corpus`: a JSONL file of ``{"id", "contents"}`` with contents ``"title\\ntext"`` (the
   Wikipedia-2018 100-word passages of FlashRAG and Search-R1), streamed and never held in memory;
+* :func:`attach_corpus`: the passages of a corpus file attached to the questions that name their titles;
 * :func:`load_corpus`: any corpus file (that JSONL, a ``title -> [sentences]`` JSON object, or a JSON
   list of ``{"title", "text"}``) into memory, for the small ones.
 
@@ -16,16 +17,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
 from jade_env.data.corpus import Corpus
 from jade_env.data.hashing import corpus_hash
-from jade_env.data.loaders import make_passage
-from jade_env.data.types import Example, Passage
+from jade_env.data.types import Example, Passage, make_passage
 from jade_env.errors import DataFormatError
-
-CORPUS_MODES: tuple[str, ...] = ("per_question", "pooled", "external")
 
 
 def per_question_corpus(example: Example) -> Corpus:
@@ -133,16 +132,14 @@ def load_corpus(path: str | Path, name: str | None = None) -> Corpus:
     return Corpus(passages, name=name or f"file:{path.name}")
 
 
-def build_corpus(mode: str, examples: Sequence[Example] = (), path: str | Path | None = None):
-    """Dispatch on ``mode``: ``pooled`` (over ``examples``), ``external`` (``path``); ``per_question`` needs one example."""
-    if mode == "pooled":
-        return pooled_corpus(examples)
-    if mode == "external":
-        if path is None:
-            raise DataFormatError("corpus mode 'external' needs a path to a JSONL corpus")
-        return external_corpus(path)
-    if mode == "per_question":
-        if len(examples) != 1:
-            raise DataFormatError("corpus mode 'per_question' is built for one question at a time")
-        return per_question_corpus(examples[0])
-    raise DataFormatError(f"corpus mode {mode!r} is unknown; expected one of {', '.join(CORPUS_MODES)}")
+def attach_corpus(examples: list[Example], corpus_path: str | Path) -> list[Example]:
+    """Attach to each question the corpus passages titled as its context or supporting facts."""
+    by_title: dict[str, list[Passage]] = {}
+    for p in load_corpus(corpus_path):
+        by_title.setdefault(p.title, []).append(p)
+    out = []
+    for e in examples:
+        titles = list(dict.fromkeys([p.title for p in e.context] + list(e.supporting_titles)))
+        attached = tuple(p for t in titles for p in by_title.get(t, ()))
+        out.append(replace(e, context=attached or e.context))
+    return out

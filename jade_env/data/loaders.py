@@ -37,14 +37,14 @@ top-level type, empty) always raises.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from jade_env.data.types import DecompositionStep, Example, Passage
+from jade_env.data.corpora import attach_corpus
+from jade_env.data.types import DecompositionStep, Example, Passage, make_passage
 from jade_env.errors import DataFormatError
 
 FORMATS: tuple[str, ...] = ("hotpotqa", "2wiki", "musique", "flashrag", "nq_open", "simple", "verl")
@@ -55,14 +55,6 @@ TWOWIKI_TYPES = frozenset({"compositional", "inference", "bridge_comparison"})
 
 class BadRecord(Exception):
     """Raised inside a format parser; turned into a DataFormatError or a skip by :func:`load_file`."""
-
-
-def passage_id(title: str, text: str) -> str:
-    return "p" + hashlib.sha1(f"{title}\n{text}".encode()).hexdigest()[:16]
-
-
-def make_passage(title: str, text: str) -> Passage:
-    return Passage(passage_id(title, text), title, text)
 
 
 # ------------------------------------------------------------------------------------- reading records
@@ -360,20 +352,3 @@ def load_file(
     if corpus_path is not None:
         examples = attach_corpus(examples, corpus_path)
     return examples
-
-
-def attach_corpus(examples: list[Example], corpus_path: str | Path) -> list[Example]:
-    """Attach to each question the corpus passages titled as its context or supporting facts."""
-    from dataclasses import replace
-
-    from jade_env.data.corpora import load_corpus
-
-    by_title: dict[str, list[Passage]] = {}
-    for p in load_corpus(corpus_path):
-        by_title.setdefault(p.title, []).append(p)
-    out = []
-    for e in examples:
-        titles = list(dict.fromkeys([p.title for p in e.context] + list(e.supporting_titles)))
-        attached = tuple(p for t in titles for p in by_title.get(t, ()))
-        out.append(replace(e, context=attached or e.context))
-    return out

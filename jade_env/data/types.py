@@ -1,11 +1,13 @@
 """Plain data types of the hot path: a passage, a question example and its gold decomposition.
 
 They are frozen dataclasses with slots: immutable, hashable, and cheap to create by the hundred
-thousand. Nothing here reads files; the loaders in :mod:`jade_env.data.loaders` build them.
+thousand. Nothing here reads files; the loaders in :mod:`jade_env.data.loaders` build them. A passage's
+id is a content hash (:func:`passage_id`), so the same paragraph has the same id in every file and format.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -21,6 +23,14 @@ class Passage:
     def contents(self) -> str:
         """The passage as the Wikipedia-2018 dumps store it: ``"title\\ntext"``."""
         return f"{self.title}\n{self.text}"
+
+
+def passage_id(title: str, text: str) -> str:
+    return "p" + hashlib.sha1(f"{title}\n{text}".encode()).hexdigest()[:16]
+
+
+def make_passage(title: str, text: str) -> Passage:
+    return Passage(passage_id(title, text), title, text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,14 @@
 workflow asks the roles), ``team_parallel_env(...)`` the parallel one (at each step only the acting
 role's action is used; the observation of every other agent has ``role == ""``, meaning "wait").
 
+Both are faces over one :class:`~jade_env.envs.team_env.JadeRAGEnv`, hence over its episode driver: the
+same episodes, observations, info schema (:mod:`jade_env.envs.info`) and rewards.
+
 Rewards: a format penalty goes at once to the agent that erred. The global reward goes to every agent
 at the end (placement ``terminal``) or, under ``broadcast``, to each of an agent's transitions; since it
 is known only at the end, each agent then receives it once per transition it made, at the end
-(``info["transition_rewards"]`` of the final step lists the per-transition values).
+(:func:`jade_env.workflow.rewards.agent_rewards`; ``info["transition_rewards"]`` of the final step lists
+the per-transition values).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pettingzoo import AECEnv, ParallelEnv
 
 from jade_env.envs.team_env import JadeRAGEnv
 from jade_env.roles.ids import ROLES
+from jade_env.workflow.rewards import agent_rewards
 
 
 def _waiting(obs: dict[str, str]) -> dict[str, str]:
@@ -28,9 +33,7 @@ def _final_rewards(env: JadeRAGEnv) -> dict[str, float]:
     """The global reward of the ended episode, per agent (see the module docstring)."""
     episode = env.episode
     assert episode is not None and episode.reward is not None
-    if env.config.reward.placement == "broadcast":
-        return {a: episode.reward * episode.counters.steps[a] for a in ROLES}
-    return dict.fromkeys(ROLES, episode.reward)
+    return agent_rewards([r.role for r in episode.records], ROLES, episode.reward, env.config.reward.placement)
 
 
 class _TeamAgents:
@@ -105,7 +108,6 @@ class JadeTeamAECEnv(_TeamAgents, AECEnv):
         self._accumulate_rewards()
 
 
-
 class JadeTeamParallelEnv(_TeamAgents, ParallelEnv):
     """Parallel version: every live agent gets an observation each step; only the acting role's action is used."""
 
@@ -123,7 +125,7 @@ class JadeTeamParallelEnv(_TeamAgents, ParallelEnv):
         return self._observations(obs), {a: dict(info) for a in self.agents}
 
     def step(self, actions: dict[str, Any]):
-        acting = self.env._observation()["role"]
+        acting = self.env.acting_role
         obs, _, terminated, truncated, info = self.env.step(actions.get(acting))
         rewards = dict.fromkeys(self.agents, 0.0)
         rewards[acting] = float(info["penalty"])
@@ -137,7 +139,6 @@ class JadeTeamParallelEnv(_TeamAgents, ParallelEnv):
         if terminated or truncated:
             self.agents = []
         return observations, rewards, terminations, truncations, infos
-
 
 
 def team_env(dataset: str = "synthetic", **engine_settings: Any) -> JadeTeamAECEnv:

@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
-import gymnasium as gym
-from gymnasium import spaces
-from gymnasium.error import ResetNeeded
-
-from jade_env.data.types import Example
-from jade_env.envs.sources import RetrieverProvider, load_split, question_index
+from jade_env.envs.base import RAGEnvBase, arguments, check_roles
 from jade_env.roles.ids import ROLES
-from jade_env.roles.parsers import MAX_OUTPUT_CHARS
-from jade_env.spaces import UnicodeText
-from jade_env.workflow.engine import (
-    MAX_RECORDED_ACTION_CHARS,
-    ActRequest,
-    EngineConfig,
-    Episode,
-    RetrieveRequest,
-    StepRecord,
-    parse_workflow_spec,
-)
+from jade_env.workflow.engine import EngineConfig, Episode, FixedPlan
 from jade_env.workflow.rewards import make_reward_config
 
-#: the fixed keys of every observation
-OBS_KEYS: tuple[str, ...] = ("role", "system", "user", "question", "fields")
 
-
-class ExecutorPolicy(Protocol):
-    """A policy that plays roles inside the env (the frozen executors of the decoupled setting)."""
-
-    def act(self, role: str, observation: dict[str, str]) -> str: ...
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-class JadeRAGEnv(gym.Env[dict[str, str], str]):
+class JadeRAGEnv(RAGEnvBase):
     """
     ## Description
 
@@ -63,6 +32,9 @@ class JadeRAGEnv(gym.Env[dict[str, str], str]):
     | `user`     | the role's user text (question, documents, sub-answers)                       |
     | `question` | the current target question (the original or a sub-question)                  |
     | `fields`   | JSON: `original_question`, `documents` (id, title, text), `history`, `modules`, `depth` |
+
+    Every text is at most `max_text_length` characters; `fields` stays valid JSON when it is shortened
+    (:mod:`jade_env.envs.observation`).
 
     ## Action Space
 
@@ -96,6 +68,13 @@ class JadeRAGEnv(gym.Env[dict[str, str], str]):
 
     Calling ``step`` after the end raises :class:`gymnasium.error.ResetNeeded`.
 
+    ## Info
+
+    The same keys, of the same types, at every step (:mod:`jade_env.envs.info`): the acting role's
+    parsed output, validity and message, the executors' turns, retrieved ids and titles, counters,
+    the workflow; on the final step (``info["episode_end"]``) the prediction, gold answers, metrics,
+    reward components and per-transition rewards.
+
     ## Arguments
 
     | keyword | default | meaning |
@@ -114,16 +93,18 @@ class JadeRAGEnv(gym.Env[dict[str, str], str]):
     | `max_steps` | 40 | hard cap on agent steps per episode |
     | `reward` | `"jade"` | reward preset; `alpha`, `beta`, `format_penalty`, `outcome`, `placement` override it |
     | `controlled_roles` | all roles | the roles the caller plays; the others are played by `executor` |
-    | `executor` | None | an object with `act(role, observation) -> str` (frozen executors) |
+    | `executor` | `"scripted"` | the frozen executors: a name of :mod:`jade_env.executors` or an object with `act(role, observation) -> str` |
     | `workflow` | None | a fixed top-level graph such as `"QR,R,DS,AG"` (static joint: the planner is never asked) |
+    | `sub_workflow` | None | a fixed graph for every sub-question (`"R,AG"` when only `workflow` is fixed) |
     | `few_shot` | False | add one worked example to each role's system text |
     | `token_counter` | None | a function text -> number of tokens, to count tokens read and written |
-    | `max_text_length` | 32768 | the bound of every text field (longer user texts are cut, with a marker) |
+    | `max_text_length` | 32768 | the bound of every text field, at least 16 (longer texts are cut, with a marker) |
 
     ## Registered ids
 
     ``JadeRAG-<Name>-v0`` for Name in HotpotQA, 2Wiki, MuSiQue, Bamboogle, NQ, PopQA, AmbigQA, TriviaQA,
-    Synthetic; ``JadeRAG-<Name>-Decoupled-v0`` (the caller plays the planner; `executor` required);
+    Synthetic; ``JadeRAG-<Name>-Decoupled-v0`` (the caller plays the planner; the scripted executors play
+    the rest, or `executor=`);
     ``JadeRAG-<Name>-Static-v0`` (`workflow="QR,R,DS,AG"`); ``JadeRAG-<Name>-Monolithic-v0`` (see
     :class:`~jade_env.envs.monolithic_env.MonolithicRAGEnv`). ``jade-rag envs`` lists them.
 
@@ -132,7 +113,7 @@ class JadeRAGEnv(gym.Env[dict[str, str], str]):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": ["ansi"], "autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
+    roles = ROLES
 
     def __init__(
         self,
@@ -160,183 +141,27 @@ class JadeRAGEnv(gym.Env[dict[str, str], str]):
         outcome: str | None = None,
         placement: str | None = None,
         controlled_roles: Iterable[str] | None = None,
-        executor: ExecutorPolicy | None = None,
+        executor: Any = "scripted",
         workflow: str | Sequence[str] | None = None,
+        sub_workflow: str | Sequence[str] | None = None,
         few_shot: bool = False,
         token_counter: Callable[[str], int] | None = None,
         max_text_length: int = 32768,
         render_mode: str | None = None,
     ) -> None:
-        super().__init__()
-        self.dataset = dataset
-        self.examples: tuple[Example, ...] = load_split(dataset, data_path, split, n, sample_seed, data_format, synthetic)
-        self.config = EngineConfig(
-            max_subquestions=max_subquestions,
-            decomposition_depth=decomposition_depth,
-            top_k=top_k,
-            strict_format=strict_format,
-            max_steps=max_steps,
-            workflow=parse_workflow_spec(workflow),
-            few_shot=few_shot,
-            reward=make_reward_config(reward, alpha=alpha, beta=beta, format_penalty=format_penalty, outcome=outcome,
-                                      placement=placement),
-        )
-        self.controlled_roles = tuple(ROLES if controlled_roles is None else controlled_roles)
-        unknown = [r for r in self.controlled_roles if r not in ROLES]
-        if unknown:
-            raise ValueError(f"controlled_roles has unknown role {unknown[0]!r}; expected roles from {', '.join(ROLES)}")
-        if set(self.controlled_roles) != set(ROLES) and executor is None:
-            others = ", ".join(r for r in ROLES if r not in self.controlled_roles)
-            raise ValueError(f"roles {others} are not controlled by the caller, so an executor policy is needed: "
-                             "pass executor=<object with act(role, observation) -> str>, e.g. baselines.agents.ScriptedTeam()")
-        self.executor = executor
+        init_kwargs = arguments(locals())
+        rewards = make_reward_config(reward, alpha=alpha, beta=beta, format_penalty=format_penalty, outcome=outcome,
+                                     placement=placement)
+        self.config = EngineConfig(max_subquestions=max_subquestions, decomposition_depth=decomposition_depth, top_k=top_k,
+                                   strict_format=strict_format, max_steps=max_steps, plan=FixedPlan.from_specs(workflow, sub_workflow),
+                                   few_shot=few_shot, reward=rewards)
+        self.controlled_roles = check_roles(None if controlled_roles is None else tuple(controlled_roles), ROLES)
         self.token_counter = token_counter
-        self.retrievers = RetrieverProvider(self.examples, dataset, corpus=corpus, retriever=retriever,
-                                            retriever_kwargs=retriever_kwargs, cache_dir=cache_dir, replay_cache=replay_cache)
-        self.max_text_length = max_text_length
-        text = UnicodeText(max_text_length)
-        self.observation_space = spaces.Dict({k: (UnicodeText(16) if k == "role" else text) for k in OBS_KEYS})
-        self.action_space = UnicodeText(MAX_OUTPUT_CHARS)
-        self.render_mode = render_mode
-        self.episode: Episode | None = None
-        self.example_index = -1
-        self._obs_cache: tuple[ActRequest, dict[str, str]] | None = None
+        super().__init__(init_kwargs=init_kwargs, dataset=dataset, data_path=data_path, data_format=data_format, split=split, n=n,
+                         sample_seed=sample_seed, synthetic=synthetic, corpus=corpus, retriever=retriever,
+                         retriever_kwargs=retriever_kwargs, cache_dir=cache_dir, replay_cache=replay_cache, reward=rewards,
+                         controlled_roles=self.controlled_roles, executor=executor, max_text_length=max_text_length,
+                         render_mode=render_mode)
 
-    # ------------------------------------------------------------------ Gymnasium API
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, str], dict[str, Any]]:
-        super().reset(seed=seed)
-        self.example_index = question_index(options, len(self.examples), self.np_random)
-        self.episode = Episode(self.examples[self.example_index], self.config, self.token_counter)
-        executor_records = self._run_until_controlled()
-        return self._observation(), self._info(None, executor_records)
-
-    def step(self, action: str) -> tuple[dict[str, str], float, bool, bool, dict[str, Any]]:
-        episode = self.episode
-        if episode is None or episode.done:
-            raise ResetNeeded("Cannot call env.step() after the episode ended (or before reset); call env.reset()")
-        record = episode.act(action)
-        reward = record.penalty
-        executor_records = self._run_until_controlled()
-        if episode.done:
-            reward += episode.reward or 0.0
-        return self._observation(), float(reward), episode.done and not episode.truncated, episode.truncated, \
-            self._info(record, executor_records)
-
-    def render(self) -> str | None:
-        if self.render_mode != "ansi" or self.episode is None:
-            return None
-        obs = self._observation()
-        return f"[{obs['role'] or 'done'}] {obs['question']}\n{obs['user']}"
-
-    def close(self) -> None:
-        self.retrievers.close()
-        super().close()
-
-    # ------------------------------------------------------------------ inside the team
-    def _run_until_controlled(self) -> list[StepRecord]:
-        """Serve retrievals and let the executor play its roles until a controlled role must act."""
-        episode = self.episode
-        assert episode is not None
-        records: list[StepRecord] = []
-        retriever = self.retrievers.for_example(episode.example)
-        while not episode.done:
-            if isinstance(episode.pending, RetrieveRequest):
-                episode.run_retrievals(retriever)
-            elif (record := self._play_executor()) is not None:
-                records.append(record)
-            else:
-                break
-        return records
-
-    def _play_executor(self) -> StepRecord | None:
-        """If an uncontrolled role is pending, let the executor play it once; else return None."""
-        episode = self.episode
-        pending = episode.pending if episode is not None else None
-        if not isinstance(pending, ActRequest) or pending.role in self.controlled_roles:
-            return None
-        assert self.executor is not None and episode is not None
-        try:
-            text = self.executor.act(pending.role, self._observation())
-        except Exception as err:  # a broken executor is an invalid output, never a crash of the episode
-            record = episode.act(None)
-            record.message = f"executor raised {type(err).__name__}: {err}"[:300]
-            return record
-        return episode.act(text)
-
-    def _observation(self) -> dict[str, str]:
-        episode = self.episode
-        pending = episode.pending if episode is not None else None
-        if not isinstance(pending, ActRequest):
-            question = episode.example.question if episode is not None else ""
-            return {"role": "", "system": "", "user": "", "question": question, "fields": "{}"}
-        cached = self._obs_cache
-        if cached is not None and cached[0] is pending:  # the executor and the step render the same request once
-            return dict(cached[1])
-        view = pending.view
-        fields = {
-            "original_question": view.original_question,
-            "documents": [{"id": d.id, "title": d.title, "text": d.text} for d in view.documents],
-            "history": [list(p) for p in view.history],
-            "modules": list(view.modules),
-            "depth": view.depth,
-        }
-        obs = {
-            "role": pending.role,
-            "system": self._bound(pending.system),
-            "user": self._bound(pending.user),
-            "question": self._bound(view.question),
-            "fields": self._bound(json.dumps(fields, ensure_ascii=False)),
-        }
-        self._obs_cache = (pending, obs)
-        return dict(obs)
-
-    def _bound(self, text: str) -> str:
-        if len(text) <= self.max_text_length:
-            return text
-        marker = "\n[... cut to max_text_length ...]"
-        return text[: self.max_text_length - len(marker)] + marker
-
-    def _info(self, record: StepRecord | None, executor_records: list[StepRecord]) -> dict[str, Any]:
-        episode = self.episode
-        assert episode is not None
-        retrieved_ids = list(record.retrieved_ids) if record else []
-        retrieved_titles = list(record.retrieved_titles) if record else []
-        for r in executor_records:
-            retrieved_ids.extend(r.retrieved_ids)
-            retrieved_titles.extend(r.retrieved_titles)
-        info: dict[str, Any] = {
-            "question_id": episode.example.id,
-            "question_index": self.example_index,
-            "role": record.role if record else "",
-            "action_raw": record.raw[:MAX_RECORDED_ACTION_CHARS] if record else "",
-            "action_chars": len(record.raw) if record else 0,
-            "action_parsed": _jsonable(record.parsed) if record else None,
-            "valid": record.valid if record else True,
-            "message": record.message if record else "",
-            "penalty": record.penalty if record else 0.0,
-            "executor_steps": [
-                {"role": r.role, "valid": r.valid, "message": r.message, "penalty": r.penalty} for r in executor_records
-            ],
-            "retrieved_ids": retrieved_ids,
-            "retrieved_titles": retrieved_titles,
-            "counters": episode.counters.as_dict(),
-            "workflow": episode.top_workflow,
-            "reward_components": episode.reward_components,
-            "retrieval_cache": self._cache_stats(),
-        }
-        if episode.done:
-            info.update({
-                "prediction": episode.prediction,
-                "gold_answers": list(episode.example.answers),
-                "metrics": episode.metrics,
-                "supporting_title_recall": episode.supporting_title_recall,
-                "transition_rewards": episode.transition_rewards(),
-                "transition_roles": [r.role for r in episode.records],
-                "truncated": episode.truncated,
-            })
-        return info
-
-    def _cache_stats(self) -> dict[str, int]:
-        retriever = self.retrievers.for_example(self.episode.example) if self.episode else None
-        stats = getattr(retriever, "stats", None)
-        return dict(stats()) if callable(stats) else {"hits": 0, "misses": 0}
+    def new_episode(self, index: int) -> Episode:
+        return Episode(self.examples[index], self.config, self.token_counter)

@@ -1,118 +1,112 @@
-"""A batched vector env: every step makes one retriever call for the queries of all sub-envs.
+"""Batched vector envs: every step serves the pending retrievals of all sub-envs in one retriever call.
 
-``gym.make_vec("JadeRAG-HotpotQA-v0", num_envs=8, vectorization_mode="vector_entry_point")`` builds it;
-``"sync"`` and ``"async"`` (Gymnasium's own, async with spawned workers) work as well. All sub-envs
-share one retriever (and one copy of the split), so retrieval requests pending after a step are
-grouped by retriever and sent as one batched ``search`` call. Autoreset mode: next step (a sub-env
-that ended is reset on the following ``step``, whose action for it is ignored), as Gymnasium's default.
+``gym.make_vec("JadeRAG-HotpotQA-v0", num_envs=8, vectorization_mode="vector_entry_point")`` builds a
+:class:`JadeRAGVectorEnv` (``-Monolithic-v0`` ids a :class:`MonolithicRAGVectorEnv`); ``"sync"`` and
+``"async"`` (Gymnasium's own) work as well and give the same trajectories for the same seeds and actions.
+
+One env is built (split, retrievers, executor, driver); each sub-env is a slot holding its own random
+generator and episode. A step gives each slot's action to its episode, then one
+:meth:`~jade_env.workflow.driver.EpisodeDriver.advance` over all episodes batches their retrievals and
+their executors' turns. Seeding and autoreset follow Gymnasium's sync vector env: ``reset(seed=s)`` seeds
+slot ``i`` with ``s + i``; autoreset mode next step (a slot that ended is reset on the following ``step``,
+whose action for it is ignored, with reward 0 and the reset's info).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
+from gymnasium.error import ResetNeeded
+from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from jade_env.envs.base import RAGEnvBase
+from jade_env.envs.monolithic_env import MonolithicRAGEnv
 from jade_env.envs.team_env import JadeRAGEnv
-from jade_env.retrieval.base import Retriever
-from jade_env.workflow.engine import RetrieveRequest, StepRecord
+from jade_env.workflow.episode import EpisodeBase, StepRecord
 
 
 class JadeRAGVectorEnv(VectorEnv):
-    """``num_envs`` team envs stepped together with batched retrieval (see the module docstring)."""
+    """``num_envs`` episodes of one team env stepped together (see the module docstring)."""
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+    env_class: type[RAGEnvBase] = JadeRAGEnv
 
     def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         kwargs.pop("render_mode", None)
-        first = JadeRAGEnv(**kwargs)
-        shared = first.retrievers._shared
-        rest_kwargs = {**kwargs, "retriever": shared} if shared is not None else kwargs
-        self.envs = [first] + [JadeRAGEnv(**rest_kwargs) for _ in range(num_envs - 1)]
+        self.env = self.env_class(**kwargs)
         self.num_envs = num_envs
-        self.single_observation_space = first.observation_space
-        self.single_action_space = first.action_space
-        self.observation_space = batch_space(first.observation_space, num_envs)
-        self.action_space = batch_space(first.action_space, num_envs)
+        self.single_observation_space = self.env.observation_space
+        self.single_action_space = self.env.action_space
+        self.observation_space = batch_space(self.env.observation_space, num_envs)
+        self.action_space = batch_space(self.env.action_space, num_envs)
+        self.rngs: list[np.random.Generator | None] = [None] * num_envs
+        self.episodes: list[EpisodeBase | None] = [None] * num_envs
+        self.indices = [-1] * num_envs
         self._needs_reset = np.zeros(num_envs, dtype=bool)
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
-        seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else (seed or [None] * self.num_envs)
-        obs, infos = [], {}
-        for i, env in enumerate(self.envs):
-            env_options = options
-            if options and "index" in options and isinstance(options["index"], list | tuple | np.ndarray):
-                env_options = {**options, "index": int(options["index"][i])}
-            o, info = env.reset(seed=seeds[i], options=env_options)
-            obs.append(o)
-            infos = self._add_info(infos, info, i)
+        seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else list(seed or [None] * self.num_envs)
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"reset(seed=...) got {len(seeds)} seeds for {self.num_envs} sub-envs")
+        for i in range(self.num_envs):
+            slot_options = options
+            if options and isinstance(options.get("index"), list | tuple | np.ndarray):
+                slot_options = {**options, "index": options["index"][i]}
+            self._start(i, seeds[i], slot_options)
+        records = self.env.driver.advance(self.episodes)  # type: ignore[arg-type]
+        infos: dict[str, Any] = {}
+        for i in range(self.num_envs):
+            infos = self._add_info(infos, self.env.step_info(self.episodes[i], self.indices[i], None, records[i]), i)
         self._needs_reset[:] = False
-        return self._batch(obs), infos
+        return self._observations(), infos
 
     def step(self, actions):
         actions = list(actions)
-        records: list[StepRecord | None] = [None] * self.num_envs
+        acted: list[StepRecord | None] = [None] * self.num_envs
+        for i, episode in enumerate(self.episodes):
+            if self._needs_reset[i]:
+                self._start(i, None, None)
+            elif episode is None or episode.done:
+                raise ResetNeeded("call reset() before step()")
+            else:
+                acted[i] = episode.act(actions[i])
+        records = self.env.driver.advance(self.episodes)  # type: ignore[arg-type]
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
-        reset_now = self._needs_reset.copy()
-        reset_infos: dict[int, dict[str, Any]] = {}
-        for i, env in enumerate(self.envs):
-            if reset_now[i]:
-                _, reset_infos[i] = env.reset()
-                continue
-            if env.episode is None or env.episode.done:
-                raise gym.error.ResetNeeded("call reset() before step()")
-            records[i] = env.episode.act(actions[i])
-        executor_records = self._drive([i for i in range(self.num_envs) if not reset_now[i]])
-        obs, infos = [], {}
-        for i, env in enumerate(self.envs):
-            obs.append(env._observation())
-            if reset_now[i]:
-                infos = self._add_info(infos, reset_infos[i], i)
-                continue
-            episode = env.episode
-            assert episode is not None and records[i] is not None
-            rewards[i] = records[i].penalty + ((episode.reward or 0.0) if episode.done else 0.0)
-            terminated[i] = episode.done and not episode.truncated
-            truncated[i] = episode.truncated
-            infos = self._add_info(infos, env._info(records[i], executor_records[i]), i)
+        infos: dict[str, Any] = {}
+        for i, episode in enumerate(self.episodes):
+            assert episode is not None
+            record = acted[i]
+            if record is not None:
+                rewards[i] = self.env.step_reward(episode, record)
+                terminated[i] = episode.done and not episode.truncated
+                truncated[i] = episode.truncated
+            infos = self._add_info(infos, self.env.step_info(episode, self.indices[i], record, records[i]), i)
         self._needs_reset = terminated | truncated
-        return self._batch(obs), rewards, terminated, truncated, infos
+        return self._observations(), rewards, terminated, truncated, infos
 
-    def _drive(self, active: list[int]) -> dict[int, list[StepRecord]]:
-        """Run retrievals (one batched call per retriever) and executors until controlled roles are pending."""
-        executor_records: dict[int, list[StepRecord]] = {i: [] for i in range(self.num_envs)}
-        while True:
-            groups: dict[int, tuple[Retriever, list[int]]] = {}
-            for i in active:
-                episode = self.envs[i].episode
-                if episode is not None and isinstance(episode.pending, RetrieveRequest):
-                    retriever = self.envs[i].retrievers.for_example(episode.example)
-                    groups.setdefault(id(retriever), (retriever, []))[1].append(i)
-            for retriever, members in groups.values():
-                requests = [self.envs[i].episode.pending for i in members]
-                k = max(r.k for r in requests)
-                results = retriever.search([r.query for r in requests], k)
-                for i, req, hits in zip(members, requests, results, strict=True):
-                    self.envs[i].episode.supply_hits(hits[: req.k])
-            played = False
-            for i in active:
-                record = self.envs[i]._play_executor()
-                if record is not None:
-                    executor_records[i].append(record)
-                    played = True
-            if not groups and not played:
-                return executor_records
+    def _start(self, i: int, seed: int | None, options: dict[str, Any] | None) -> None:
+        """A new episode in slot ``i``; its generator is (re)seeded when ``seed`` is given, as Env.reset does."""
+        if seed is not None or self.rngs[i] is None:
+            self.rngs[i], _ = seeding.np_random(seed)
+        self.indices[i] = self.env.pick_index(options, self.rngs[i])
+        self.episodes[i] = self.env.new_episode(self.indices[i])
 
-    def _batch(self, observations: list[dict[str, str]]) -> dict[str, tuple[str, ...]]:
+    def _observations(self) -> dict[str, tuple[str, ...]]:
+        observations = [self.env.observe(e) for e in self.episodes]
         return {key: tuple(o[key] for o in observations) for key in observations[0]}
 
     def close_extras(self, **kwargs: Any) -> None:
-        for env in self.envs:
-            env.close()
+        self.env.close()
+
+
+class MonolithicRAGVectorEnv(JadeRAGVectorEnv):
+    """The batched vector form of the monolithic (Search-R1) env."""
+
+    env_class = MonolithicRAGEnv

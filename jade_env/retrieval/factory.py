@@ -1,15 +1,16 @@
-"""Build a corpus and a retriever from command-line style arguments (used by ``jade-rag`` commands)."""
+"""The one place that turns a backend name and a corpus into a retriever (environments and ``jade-rag`` commands)."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from jade_env.errors import JadeError
 from jade_env.retrieval.base import Retriever
 
-BACKENDS = ("bm25", "lucene", "dense")
+BACKENDS: tuple[str, ...] = ("bm25", "lucene", "dense")
 
 
 def open_corpus(spec: str) -> Any:
@@ -37,8 +38,8 @@ def open_corpus(spec: str) -> Any:
     return load_corpus(path)
 
 
-def make_retriever(backend: str, corpus: Any, cache_dir: str | None = None, **kwargs: Any) -> Retriever:
-    """A retriever of ``backend`` over ``corpus`` (indexes are cached under ``cache_dir``)."""
+def make_retriever(backend: str, corpus: Any, cache_dir: str | os.PathLike | bool | None = None, **kwargs: Any) -> Retriever:
+    """A retriever of ``backend`` over ``corpus``; indexes are cached under ``cache_dir`` (``False``: in memory only)."""
     if backend == "bm25":
         from jade_env.retrieval.bm25 import BM25Retriever
 

@@ -56,7 +56,7 @@ def _tag_pattern(tag: str) -> re.Pattern[str]:
     return re.compile(rf"<{tag}>(.*?)</{tag}>", re.DOTALL)
 
 
-_TAGS = {t: _tag_pattern(t) for t in ("workflow", "query", "id", "answer")}
+_TAGS = {t: _tag_pattern(t) for t in ("workflow", "query", "id", "answer", "search")}
 _Q_TAG = re.compile(r"<q(\d+)>(.*?)</q\1>", re.DOTALL)
 _ANY_Q_OPEN = re.compile(r"<q\d+>")
 _DOC_ID = re.compile(r"Document(\d+)")
@@ -99,6 +99,11 @@ def parse_workflow(text: str, *, allowed: frozenset[str] | None = None, strict: 
     modules = tuple(m.strip() for m in raw.split(",")) if raw.strip() else ()
     if not strict:
         modules = tuple(m.upper() for m in modules)
+    return check_workflow(modules, allowed=allowed)
+
+
+def check_workflow(modules: tuple[str, ...], *, allowed: frozenset[str] | None = None) -> Parsed[tuple[str, ...]]:
+    """The workflow rules on a sequence of module codes (used by the parser and for ``workflow=`` keywords)."""
     if not modules:
         return _invalid("empty workflow; expected comma-separated modules such as R,AG")
     unknown = [m for m in modules if m not in MODULE_CODES]
@@ -206,3 +211,28 @@ def parse_answer(text: str, *, strict: bool = True) -> Parsed[str]:
     if n_words > MAX_ANSWER_WORDS:
         return _invalid(f"answer has {n_words} words; at most {MAX_ANSWER_WORDS} are allowed")
     return Parsed(True, answer)
+
+
+def parse_search_turn(text: str, *, strict: bool = True) -> Parsed[tuple[str, str]]:
+    """Find the element of one monolithic turn: ``("search", query)`` or ``("answer", content)``.
+
+    Reasoning before the element is allowed. Strict: exactly one ``<search>`` or one ``<answer>`` element
+    in the turn; lenient: the first complete one. A query must be non-empty (white space is squeezed); an
+    answer's content is returned raw, for :func:`parse_answer` to judge (its fallback is the content).
+    """
+    if not isinstance(text, str):
+        return _invalid(f"output is {type(text).__name__}, expected text")
+    if len(text) > MAX_OUTPUT_CHARS:
+        return _invalid(f"output has {len(text)} characters; at most {MAX_OUTPUT_CHARS} are allowed")
+    found = sorted((m.start(), tag, m.group(1)) for tag in ("search", "answer") for m in _TAGS[tag].finditer(text))
+    if not found:
+        return _invalid("no <search>...</search> or <answer>...</answer> element found")
+    if strict and len(found) != 1:
+        return _invalid("expected exactly one <search>...</search> or one <answer>...</answer> in the turn")
+    _, tag, content = found[0]
+    if tag == "answer":
+        return Parsed(True, ("answer", content))
+    query = " ".join(content.split())
+    if not query:
+        return _invalid("empty <search> query")
+    return Parsed(True, ("search", query))

@@ -1,6 +1,6 @@
 """One prompt renderer per role: system text and user text, ready for a chat template.
 
-The wording is this project's own; the tags and rules are those of SPEC section 2 (see
+The wording is this project's own; the tags and rules are those of docs/environment.md (see
 :mod:`jade_env.roles.parsers`). No few-shot examples by default: ``few_shot=True`` appends one short
 worked example to each role's system text (the examples are about made-up entities, so they give
 away no dataset answer).
@@ -11,8 +11,11 @@ away no dataset answer).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from jade_env.roles.parsers import MAX_ANSWER_WORDS, MAX_QUERY_WORDS
 
@@ -54,7 +57,26 @@ class RoleView:
     depth: int = 0
     max_subquestions: int = 4
     retrieved: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+
+
+def view_fields(view: RoleView) -> dict[str, Any]:
+    """What the role is shown, as the observation's structured ``fields`` (JSON-compatible)."""
+    return {
+        "original_question": view.original_question,
+        "documents": [{"id": d.id, "title": d.title, "text": d.text} for d in view.documents],
+        "history": [list(p) for p in view.history],
+        "modules": list(view.modules),
+        "depth": view.depth,
+    }
+
+
+def fields_of(observation: Mapping[str, str]) -> dict[str, Any]:
+    """The ``fields`` JSON of an observation as a dict (empty when absent or not JSON)."""
+    try:
+        fields = json.loads(observation.get("fields") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return fields if isinstance(fields, dict) else {}
 
 
 def _documents(docs: Sequence[DocumentView]) -> str:
@@ -126,6 +148,7 @@ _FEW_SHOT: dict[str, str] = {
 }
 
 
+@lru_cache(maxsize=256)
 def system_text(role: str, max_subquestions: int = 4, few_shot: bool = False) -> str:
     """The system text of ``role`` (the same at every step of an episode)."""
     text = _SYSTEM[role].format(max_subquestions=max_subquestions) if role in ("qds", "qdp") else _SYSTEM[role]

@@ -1,4 +1,4 @@
-"""Reward presets and the reward of an ended episode (SPEC section 4).
+"""Reward presets, the reward of an ended episode, and where it is paid (docs/environment.md, "Rewards").
 
 Components, always computed and reported whatever their weight: ``f1``, ``em``, ``sub_em`` of the
 final answer against every gold alias (:mod:`jade_env.scoring`); ``format``, the sum of format
@@ -21,16 +21,22 @@ Placement ``terminal``: the global reward is paid once, on the final step. Place
 the global reward belongs to every transition of the episode; since it is known only at the end, the
 final ``info["transition_rewards"]`` lists, per agent step, its format penalty plus the global reward,
 for trainers to assign; the Gymnasium step still returns the global reward on the final step.
+:func:`place_rewards` is that rule, for every environment; :func:`agent_rewards` is its form per agent
+(PettingZoo), where the team reward reaches every agent.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jade_env.scoring import AnswerScore, is_yes_no
 
 OUTCOMES: tuple[str, ...] = ("f1", "em", "sub_em", "f1_or_em_yes_no")
+#: the keys of :func:`reward_components`, always all present
+REWARD_COMPONENTS: tuple[str, ...] = ("f1", "em", "sub_em", "format", "rounds_cost", "retrieval_cost", "yes_no_gold")
 PLACEMENTS: tuple[str, ...] = ("terminal", "broadcast")
 
 
@@ -54,6 +60,11 @@ class RewardConfig:
             raise ValueError(f"reward outcome {self.outcome!r} is unknown; expected one of {', '.join(OUTCOMES)}")
         if self.placement not in PLACEMENTS:
             raise ValueError(f"reward placement {self.placement!r} is unknown; expected one of {', '.join(PLACEMENTS)}")
+        weights = {"alpha": self.alpha, "beta": self.beta, "format_penalty": self.format_penalty,
+                   **{f"role_penalties[{r!r}]": v for r, v in self.role_penalties.items()}}
+        for name, value in weights.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"reward weight {name}={value!r} must be a finite number")
 
 
 PRESETS: dict[str, RewardConfig] = {
@@ -96,3 +107,29 @@ def global_reward(config: RewardConfig, components: dict[str, float]) -> float:
     else:
         outcome = components[config.outcome]
     return outcome - config.alpha * components["rounds_cost"] - config.beta * components["retrieval_cost"]
+
+
+def place_rewards(penalties: Sequence[float], reward: float | None, placement: str) -> list[float]:
+    """Per transition: its format penalty plus its share of the global ``reward`` (None while the episode runs).
+
+    ``terminal``: the global reward goes to the last transition; ``broadcast``: to every transition.
+    """
+    if reward is None or not penalties:
+        return list(penalties)
+    if placement == "broadcast":
+        return [p + reward for p in penalties]
+    return [*penalties[:-1], penalties[-1] + reward]
+
+
+def agent_rewards(roles: Sequence[str], agents: Sequence[str], reward: float, placement: str) -> dict[str, float]:
+    """The global ``reward`` per agent of a team episode whose transitions were made by ``roles``, in order.
+
+    The team shares one outcome, so under ``terminal`` every agent receives it once, also one that never
+    acted; under ``broadcast`` an agent receives its share of each of its transitions (:func:`place_rewards`).
+    """
+    if placement != "broadcast":
+        return dict.fromkeys(agents, reward)
+    totals = dict.fromkeys(agents, 0.0)
+    for role, share in zip(roles, place_rewards([0.0] * len(roles), reward, placement), strict=True):
+        totals[role] += share
+    return totals

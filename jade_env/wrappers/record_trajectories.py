@@ -51,7 +51,7 @@ class RecordTrajectories(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._actions.append(action if isinstance(action, str) else None)
         self._steps.append({"role": info["role"], "valid": info["valid"], "message": info["message"],
-                            "reward": reward, "executor_steps": info["executor_steps"]})
+                            "reward": reward, "executor_steps": json.loads(info["executor_steps"])})
         if terminated or truncated:
             self._write(info, terminated, truncated)
         return obs, reward, terminated, truncated, info
@@ -66,12 +66,12 @@ class RecordTrajectories(gym.Wrapper):
             "steps": self._steps,
             "terminated": terminated,
             "truncated": truncated,
-            "prediction": info.get("prediction"),
-            "gold_answers": info.get("gold_answers"),
-            "metrics": info.get("metrics"),
-            "reward_components": info.get("reward_components"),
-            "counters": info.get("counters"),
-            "workflow": info.get("workflow"),
+            "prediction": info["prediction"],
+            "gold_answers": json.loads(info["gold_answers"]),
+            "metrics": info["metrics"],
+            "reward_components": info["reward_components"],
+            "counters": info["counters"],
+            "workflow": info["workflow"],
             "return": sum(s["reward"] for s in self._steps),
         }
         with self.path.open("a", encoding="utf-8") as f:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-from baselines.agents.executors import fields_of
-from baselines.agents.text import content_words
+from jade_env.executors.text import content_words
+from jade_env.roles.prompts import fields_of
 
 _OPTIONS = re.compile(r",\s*(?:the\s+)?(.+?)\s+or\s+(?:the\s+)?(.+?)\s*\?*$", re.I)
 _COMPARATIVE = re.compile(r"\b(first|earlier|older|oldest|younger|youngest|later|last|before|after|more recent|newer|latest)\b", re.I)

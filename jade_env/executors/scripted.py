@@ -7,11 +7,10 @@ tuned to any dataset file: lexical rules that a reader can check.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 
-from baselines.agents.text import (
+from jade_env.executors.text import (
     DATE,
     NUMBER,
     answer_type,
@@ -22,14 +21,7 @@ from baselines.agents.text import (
     normalise_word,
     sentences,
 )
-
-
-def fields_of(observation: dict[str, str]) -> dict:
-    try:
-        return json.loads(observation.get("fields") or "{}")
-    except json.JSONDecodeError:
-        return {}
-
+from jade_env.roles.prompts import fields_of
 
 _PLACEHOLDER = re.compile(r"#(\d+)")
 

@@ -1,0 +1,73 @@
+"""The questions of an environment: a dataset name or a local file resolved once per process.
+
+:func:`load_split` memoises what it loads, so the sub-environments of a vector env, and copies of an env,
+share one tuple of examples. A file is keyed by its path, size and modification time, so an edited file is
+read again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jade_env.data.types import Example
+from jade_env.errors import JadeError
+
+
+@lru_cache(maxsize=16)
+def _load(dataset: str, data_path: str | None, _stamp: tuple[int, int] | None, split: str | None, n: int | None,
+          sample_seed: int | None, data_format: str | None, synthetic_json: str) -> tuple[Example, ...]:
+    from jade_env.data.registry import load_examples
+
+    if dataset == "synthetic" and data_path is None:
+        from jade_env.data.synthetic import load_synthetic
+
+        return tuple(load_synthetic(**json.loads(synthetic_json)))
+    source = data_path if data_path is not None else dataset
+    return tuple(load_examples(source, format=data_format, split=split, n=n, seed=sample_seed,
+                               dataset=dataset if data_path is not None else None))
+
+
+def synthetic_arguments(n: int | None, synthetic: dict[str, Any] | None) -> dict[str, Any]:
+    """The Synthetic world's generator arguments from the env keywords ``n`` and ``synthetic={...}``.
+
+    The number of questions may be given as ``n`` or as ``synthetic={"n": ...}`` (or ``"n_questions"``); the
+    default is 1000. Two different values are an error.
+    """
+    kwargs = dict(synthetic or {})
+    given = {k: kwargs.pop(k) for k in ("n", "n_questions") if k in kwargs}
+    if n is not None:
+        given["n (keyword)"] = n
+    if len(set(given.values())) > 1:
+        raise JadeError(f"the number of Synthetic questions is given twice with different values ({given}); give it once")
+    size = next(iter(given.values()), 1000)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise JadeError(f"the number of Synthetic questions must be a positive integer, got {size!r}")
+    return {"n": size, **kwargs}
+
+
+def load_split(dataset: str, data_path: str | os.PathLike | None = None, split: str | None = None, n: int | None = None,
+               sample_seed: int | None = None, data_format: str | None = None,
+               synthetic: dict[str, Any] | None = None) -> tuple[Example, ...]:
+    """The examples of ``dataset`` (or of the file ``data_path``), memoised per process."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise JadeError(f"n must be a positive number of questions, got {n!r}")
+    stamp = None
+    synthetic_json = "{}"
+    if data_path is not None:
+        data_path = str(Path(data_path))
+        try:
+            st = os.stat(data_path)
+            stamp = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            stamp = None  # the loader says what is wrong with the path
+    elif dataset == "synthetic":
+        synthetic_json = json.dumps(synthetic_arguments(n, synthetic), sort_keys=True)
+        n = None
+    examples = _load(dataset, data_path, stamp, split, n, sample_seed, data_format, synthetic_json)
+    if not examples:
+        raise JadeError(f"dataset {dataset!r} ({data_path or 'registry'}) has no questions")
+    return examples

@@ -1,0 +1,179 @@
+"""What the team env and the monolithic env share: data, corpus, retriever, rewards, spaces, info, the driver.
+
+:class:`RAGEnvBase` is a Gymnasium env over an episode kind (the team's
+:class:`~jade_env.workflow.engine.Episode` or the search agent's
+:class:`~jade_env.workflow.search_agent.SearchEpisode`) and one
+:class:`~jade_env.workflow.driver.EpisodeDriver`. Its public pieces are what the other faces use (the
+batched vector env, the PettingZoo envs): :meth:`pick_index`, :meth:`new_episode`, :meth:`observe`,
+:meth:`step_info`, :meth:`step_reward` and :attr:`driver`.
+
+Copies: ``copy.deepcopy(env)`` mid-episode gives an env that continues exactly as the original would; it
+shares the split and the retrievers (read-only) and copies the episode, the random generator and the
+executor. ``pickle`` mid-episode works too: the env is rebuilt from its ``make`` keywords (indexes come back
+from their on-disk cache), then the episode is replayed from its log (:mod:`jade_env.workflow.episode`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.error import ResetNeeded
+
+from jade_env.data.corpus import Corpus
+from jade_env.data.splits import load_split
+from jade_env.data.types import Example
+from jade_env.envs.info import step_info
+from jade_env.envs.observation import ObservationRenderer, observation_space
+from jade_env.executors import make_executor
+from jade_env.retrieval.base import Retriever
+from jade_env.retrieval.provider import RetrieverProvider
+from jade_env.roles.parsers import MAX_OUTPUT_CHARS
+from jade_env.spaces import UnicodeText
+from jade_env.workflow.driver import EpisodeDriver
+from jade_env.workflow.episode import ActRequest, EpisodeBase, StepRecord
+from jade_env.workflow.rewards import RewardConfig
+
+
+def arguments(frame_locals: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of an ``__init__`` call, from its ``locals()`` taken on entry."""
+    return {k: v for k, v in frame_locals.items() if k not in ("self", "__class__")}
+
+
+class RAGEnvBase(gym.Env[dict[str, str], str]):
+    """The shared machinery of the JadeRAG envs (see the module docstring); subclasses choose the episode."""
+
+    metadata = {"render_modes": ["ansi"], "autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
+    #: every role of this env's episodes; subclasses set it
+    roles: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        init_kwargs: dict[str, Any],
+        dataset: str,
+        data_path: Any,
+        data_format: str | None,
+        split: str | None,
+        n: int | None,
+        sample_seed: int | None,
+        synthetic: dict[str, Any] | None,
+        corpus: Any,
+        retriever: Any,
+        retriever_kwargs: dict[str, Any] | None,
+        cache_dir: str | None,
+        replay_cache: str | None,
+        reward: RewardConfig,
+        controlled_roles: Sequence[str],
+        executor: Any,
+        max_text_length: int,
+        render_mode: str | None,
+    ) -> None:
+        super().__init__()
+        self.init_kwargs = init_kwargs
+        self.dataset = dataset
+        self.examples: tuple[Example, ...] = load_split(dataset, data_path, split, n, sample_seed, data_format, synthetic)
+        self.reward_config = reward
+        self.observe = ObservationRenderer(max_text_length)
+        self.max_text_length = self.observe.max_text_length
+        self.observation_space = observation_space(self.max_text_length)
+        self.action_space = UnicodeText(MAX_OUTPUT_CHARS)
+        self.render_mode = render_mode
+        executor_object = make_executor(executor) if set(controlled_roles) != set(self.roles) else None
+        self.retrievers = RetrieverProvider(self.examples, dataset, corpus=corpus, retriever=retriever,
+                                            retriever_kwargs=retriever_kwargs, cache_dir=cache_dir, replay_cache=replay_cache)
+        self.driver = EpisodeDriver(self.retrievers, self.observe, controlled_roles, executor_object)
+        self.episode: EpisodeBase | None = None
+        self.example_index = -1
+
+    # ------------------------------------------------------------------ the pieces every face uses
+    def new_episode(self, index: int) -> EpisodeBase:  # pragma: no cover - abstract
+        """A fresh episode on question ``index`` of the split (not yet advanced by the driver)."""
+        raise NotImplementedError
+
+    def pick_index(self, options: dict[str, Any] | None, rng: np.random.Generator) -> int:
+        """``options["index"]`` when given (validated), else a draw from ``rng``."""
+        options = options or {}
+        if "index" in options:
+            index = options["index"]
+            if isinstance(index, bool) or not isinstance(index, int | np.integer) or not 0 <= index < len(self.examples):
+                raise ValueError(f"options['index']={index!r} is out of range; expected 0 <= index < {len(self.examples)}")
+            return int(index)
+        return int(rng.integers(len(self.examples)))
+
+    def step_info(self, episode: EpisodeBase, index: int, record: StepRecord | None, executor_records: Sequence[StepRecord]) -> dict[str, Any]:
+        """The info of a step (:mod:`jade_env.envs.info`)."""
+        return step_info(episode, index, record, executor_records)
+
+    @staticmethod
+    def step_reward(episode: EpisodeBase, record: StepRecord) -> float:
+        """The caller's reward for the step that gave ``record``: its penalty, plus the global reward at the end."""
+        return float(record.penalty + ((episode.reward or 0.0) if episode.done else 0.0))
+
+    @property
+    def acting_role(self) -> str:
+        """The role the caller must play now (``""`` when the episode is over or not started)."""
+        pending = self.episode.pending if self.episode is not None else None
+        return pending.role if isinstance(pending, ActRequest) else ""
+
+    # ------------------------------------------------------------------ Gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, str], dict[str, Any]]:
+        super().reset(seed=seed)
+        self.example_index = self.pick_index(options, self.np_random)
+        self.episode = self.new_episode(self.example_index)
+        executor_records = self.driver.advance([self.episode])[0]
+        return self.observe(self.episode), self.step_info(self.episode, self.example_index, None, executor_records)
+
+    def step(self, action: str) -> tuple[dict[str, str], float, bool, bool, dict[str, Any]]:
+        episode = self.episode
+        if episode is None or episode.done:
+            raise ResetNeeded("Cannot call env.step() after the episode ended (or before reset); call env.reset()")
+        record = episode.act(action)
+        executor_records = self.driver.advance([episode])[0]
+        return (self.observe(episode), self.step_reward(episode, record), episode.done and not episode.truncated,
+                episode.truncated, self.step_info(episode, self.example_index, record, executor_records))
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi" or self.episode is None:
+            return None
+        obs = self.observe(self.episode)
+        return f"[{obs['role'] or 'done'}] {obs['question']}\n{obs['user']}"
+
+    def close(self) -> None:
+        self.retrievers.close()
+        super().close()
+
+    # ------------------------------------------------------------------ copies
+    def __deepcopy__(self, memo: dict) -> RAGEnvBase:
+        memo[id(self.examples)] = self.examples  # immutable, and possibly large
+        for value in self.init_kwargs.values():  # given retrievers, corpora and functions are shared, not copied
+            if isinstance(value, Retriever | Corpus) or callable(value) and not hasattr(value, "act"):
+                memo[id(value)] = value
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = copy.deepcopy(value, memo)
+        return new
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"init_kwargs": self.init_kwargs, "np_random": self._np_random, "np_random_seed": self._np_random_seed,
+                "episode": self.episode, "example_index": self.example_index, "executor": self.driver.executor}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        type(self).__init__(self, **state["init_kwargs"])
+        self._np_random, self._np_random_seed = state["np_random"], state["np_random_seed"]
+        self.episode, self.example_index = state["episode"], state["example_index"]
+        self.driver.executor = state["executor"]
+
+
+def check_roles(controlled_roles: Sequence[str] | None, roles: Sequence[str]) -> tuple[str, ...]:
+    """``controlled_roles`` validated against ``roles`` (None: every role)."""
+    chosen = tuple(roles if controlled_roles is None else controlled_roles)
+    unknown = [r for r in chosen if r not in roles]
+    if unknown:
+        raise ValueError(f"controlled_roles has unknown role {unknown[0]!r}; expected roles from {', '.join(roles)}")
+    return chosen
+

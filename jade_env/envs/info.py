@@ -1,0 +1,123 @@
+"""The one ``info`` schema of every JadeRAG env, at every step (docs/environment.md, "Info").
+
+Every ``reset`` and ``step`` of every env (team, decoupled, static, monolithic; Gymnasium, vector and
+PettingZoo) returns an info dict with exactly the keys of :data:`INFO_KEYS`, each always of the same type.
+Values are fixed-shape: strings, numbers, booleans, and dicts whose keys never change. Sequences whose
+length varies from step to step (retrieved ids, per-transition rewards, ...) are JSON text, as the
+observation's ``fields`` is, so that Gymnasium's vector info merge, ``RecordEpisodeStatistics`` and
+tianshou's replay buffers take the info as it is; :func:`decode` turns them back into lists. Values that
+exist only at the end of an episode (prediction, metrics, reward components, ...) hold zero-like defaults
+before it, and ``episode_end`` says which is which.
+
+==========================  =======  ===========================================================================
+key                         type     meaning
+==========================  =======  ===========================================================================
+``question_id``             str      the dataset's id of the question
+``question_index``          int      its index in the env's split (``reset(options={"index": i})`` pins it)
+``role``                    str      the role whose output this step took (``""`` after ``reset``)
+``action_raw``              str      that output, cut to 4,000 characters
+``action_chars``            int      its full length
+``action_parsed``           JSON     the value used: the parse, or the fallback when invalid (a list)
+``valid``                   bool     whether the output was valid (True after ``reset``)
+``message``                 str      why it was invalid (``""`` when valid)
+``penalty``                 float    its format penalty (0 or negative)
+``executor_steps``          JSON     the turns the frozen executors played since: ``[{role, valid, message, penalty}]``
+``retrieved_ids``           JSON     ids of the passages retrieved since the last step, in order
+``retrieved_titles``        JSON     their titles
+``counters``                dict     rounds, retrieval_calls, and per role: steps, invalid, chars/tokens read/written
+``workflow``                str      the top-level workflow (``"QR,R,DS,AG"``, ``"QDS"``; ``"monolithic"``), ``""`` before it
+``episode_end``             bool     True on the step that ended the episode (terminated or truncated)
+``truncated``               bool     the episode hit its step cap
+``prediction``              str      the final answer (``""`` before the end)
+``gold_answers``            JSON     the gold answer and its aliases (``[]`` before the end)
+``metrics``                 dict     em, f1, precision, recall, sub_em of the prediction (zeros before the end)
+``reward_components``       dict     every reward component (:func:`jade_env.workflow.rewards.reward_components`)
+``global_reward``           float    the episode's global reward (0 before the end)
+``supporting_title_recall`` float    share of the gold supporting titles retrieved (0 when unknown, see below)
+``n_supporting_titles``     int      how many gold supporting titles the question has (0: recall is unknown)
+``transition_rewards``      JSON     at the end, per agent step: its penalty plus its share of the global reward
+``transition_roles``        JSON     at the end, the role of each agent step
+==========================  =======  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from jade_env.scoring import ZERO
+from jade_env.workflow.episode import MAX_RECORDED_ACTION_CHARS, EpisodeBase, StepRecord
+from jade_env.workflow.rewards import REWARD_COMPONENTS
+
+INFO_KEYS: tuple[str, ...] = (
+    "question_id", "question_index", "role", "action_raw", "action_chars", "action_parsed", "valid", "message", "penalty",
+    "executor_steps", "retrieved_ids", "retrieved_titles", "counters", "workflow", "episode_end", "truncated", "prediction",
+    "gold_answers", "metrics", "reward_components", "global_reward", "supporting_title_recall", "n_supporting_titles",
+    "transition_rewards", "transition_roles",
+)
+#: the keys whose values are JSON text (lists); :func:`decode` parses them
+JSON_KEYS: frozenset[str] = frozenset({"action_parsed", "executor_steps", "retrieved_ids", "retrieved_titles", "gold_answers",
+                                       "transition_rewards", "transition_roles"})
+_NO_METRICS = ZERO.as_dict()
+_NO_COMPONENTS = dict.fromkeys(REWARD_COMPONENTS, 0.0)
+
+
+def _text(values: Any) -> str:
+    return json.dumps(values, ensure_ascii=False)
+
+
+def parsed_list(role: str, value: Any) -> list:
+    """A record's parsed value (or fallback) as a list: codes, sub-questions, ``[query]``, document ids, ``[answer]``."""
+    if value is None:
+        return []
+    if role == "ds":
+        return [f"Document{i}" for i in value]
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | None,
+              executor_records: Sequence[StepRecord]) -> dict[str, Any]:
+    """The info of the step that gave ``record`` (None after ``reset``), the executors having played ``executor_records``."""
+    retrieved_ids = list(record.retrieved_ids) if record else []
+    retrieved_titles = list(record.retrieved_titles) if record else []
+    for r in executor_records:
+        retrieved_ids.extend(r.retrieved_ids)
+        retrieved_titles.extend(r.retrieved_titles)
+    end = episode.done
+    example = episode.example
+    return {
+        "question_id": example.id,
+        "question_index": question_index,
+        "role": record.role if record else "",
+        "action_raw": record.raw[:MAX_RECORDED_ACTION_CHARS] if record else "",
+        "action_chars": len(record.raw) if record else 0,
+        "action_parsed": _text(parsed_list(record.role, record.parsed) if record else []),
+        "valid": record.valid if record else True,
+        "message": record.message if record else "",
+        "penalty": float(record.penalty) if record else 0.0,
+        "executor_steps": _text([{"role": r.role, "valid": r.valid, "message": r.message, "penalty": float(r.penalty)}
+                                 for r in executor_records]),
+        "retrieved_ids": _text(retrieved_ids),
+        "retrieved_titles": _text(retrieved_titles),
+        "counters": episode.counters.as_dict(),
+        "workflow": episode.top_workflow,
+        "episode_end": end,
+        "truncated": episode.truncated,
+        "prediction": episode.prediction if end else "",
+        "gold_answers": _text(list(example.answers) if end else []),
+        "metrics": dict(episode.metrics) if end else dict(_NO_METRICS),
+        "reward_components": dict(episode.reward_components) if end else dict(_NO_COMPONENTS),
+        "global_reward": float(episode.reward) if end else 0.0,
+        "supporting_title_recall": float(episode.supporting_title_recall or 0.0) if end else 0.0,
+        "n_supporting_titles": len(set(example.supporting_titles)),
+        "transition_rewards": _text(episode.transition_rewards() if end else []),
+        "transition_roles": _text([r.role for r in episode.records] if end else []),
+    }
+
+
+def decode(info: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``info`` with its JSON values (:data:`JSON_KEYS`) parsed into lists."""
+    return {k: (json.loads(v) if k in JSON_KEYS and isinstance(v, str) else v) for k, v in info.items()}

@@ -1,0 +1,248 @@
+"""What every episode shares, whatever its algorithm: the request protocol, records, counters, the end.
+
+An episode is one question worked step by step. It says what it needs next in :attr:`EpisodeBase.pending`:
+
+* an :class:`ActRequest` (a role must write text: :meth:`EpisodeBase.act`), or
+* a :class:`RetrieveRequest` (the workflow runs R: :meth:`EpisodeBase.supply_hits`), or
+* ``None``: the episode is over, and :attr:`prediction`, :attr:`reward`, :attr:`metrics` are set.
+
+A driver (:class:`jade_env.workflow.driver.EpisodeDriver`) answers requests; it may batch the retrievals
+of many episodes into one call. The algorithm itself is a Python generator (``_run``) that yields a
+request whenever it needs text or documents and receives the answer; the team's algorithm is
+:class:`jade_env.workflow.engine.Episode`, the monolithic agent's :class:`jade_env.workflow.search_agent.SearchEpisode`.
+
+**An episode is data.** Every input it was given is kept, in order, in :attr:`EpisodeBase.log`; an episode
+is rebuilt by replaying that log into a fresh one (the algorithms are deterministic functions of their
+inputs). That is how :func:`copy.deepcopy` and :mod:`pickle` work mid-episode, although a running generator
+can be neither copied nor pickled: the copy continues exactly as the original would.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jade_env.data.types import Example
+from jade_env.retrieval.base import Hit
+from jade_env.scoring import score_answer, supporting_title_recall
+from jade_env.workflow.rewards import RewardConfig, global_reward, place_rewards, reward_components
+
+#: the part of a raw action kept in ``info`` and trajectories (characters); the length is kept too
+MAX_RECORDED_ACTION_CHARS = 4_000
+#: the longest fallback answer kept from an invalid answer output (characters)
+MAX_FALLBACK_ANSWER_CHARS = 2_000
+#: text passed to a token counter is cut to this many characters (a megabyte of junk costs no more)
+MAX_COUNTED_CHARS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ActRequest:
+    """A role must act: its rendered prompt and what it is shown, as structured fields.
+
+    ``fields`` is a JSON-compatible mapping (the observation's ``fields``); ``question`` is the current
+    target question (the original or a sub-question).
+    """
+
+    role: str
+    question: str
+    system: str
+    user: str
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RetrieveRequest:
+    """The workflow runs R: retrieve ``k`` passages for ``query``."""
+
+    query: str
+    k: int
+
+
+Request = ActRequest | RetrieveRequest
+
+
+@dataclass(slots=True)
+class StepRecord:
+    """What happened to one agent output: the parse, the fallback applied, the penalty, the documents it fetched."""
+
+    role: str
+    raw: str
+    parsed: Any = None
+    valid: bool = False
+    message: str = ""
+    penalty: float = 0.0
+    retrieved_ids: list[str] = field(default_factory=list)
+    retrieved_titles: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Counters:
+    """Per-episode counters, one entry per role for the per-role ones (docs/environment.md, "Counters")."""
+
+    roles: tuple[str, ...]
+    rounds: int = 0
+    retrieval_calls: int = 0
+    steps: dict[str, int] = field(default_factory=dict)
+    invalid: dict[str, int] = field(default_factory=dict)
+    chars_read: dict[str, int] = field(default_factory=dict)
+    chars_written: dict[str, int] = field(default_factory=dict)
+    tokens_read: dict[str, int] = field(default_factory=dict)
+    tokens_written: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "invalid", "chars_read", "chars_written", "tokens_read", "tokens_written"):
+            setattr(self, name, dict.fromkeys(self.roles, 0))
+
+    @property
+    def total_steps(self) -> int:
+        return sum(self.steps.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rounds": self.rounds,
+            "retrieval_calls": self.retrieval_calls,
+            "steps": dict(self.steps),
+            "invalid": dict(self.invalid),
+            "chars_read": dict(self.chars_read),
+            "chars_written": dict(self.chars_written),
+            "tokens_read": dict(self.tokens_read),
+            "tokens_written": dict(self.tokens_written),
+        }
+
+
+_Gen = Generator[Request, Any, None]
+
+
+class EpisodeBase:
+    """The protocol and bookkeeping of one episode (see the module docstring); subclasses write ``_run``."""
+
+    #: the roles that may act in this kind of episode (the counters have one entry per role)
+    roles: tuple[str, ...] = ()
+
+    def __init__(self, example: Example, reward: RewardConfig, token_counter: Callable[[str], int] | None = None) -> None:
+        self.example = example
+        self.reward_config = reward
+        self.token_counter = token_counter
+        self.counters = Counters(self.roles)
+        self.records: list[StepRecord] = []
+        self.retrieved_titles: list[str] = []
+        self.log: list[tuple[str, Any, str]] = []  # every input, in order: ("act", text, message) or ("hits", hits, "")
+        self.prediction: str | None = None
+        self.truncated = False
+        self.reward: float | None = None
+        self.reward_components: dict[str, float] | None = None
+        self.metrics: dict[str, float] | None = None
+        self.supporting_title_recall: float | None = None
+        self.pending: Request | None = None
+        self._gen: _Gen = self._run()
+        self._advance(None)
+
+    # ---------------------------------------------------------------- the protocol for drivers
+    @property
+    def done(self) -> bool:
+        return self.pending is None
+
+    def act(self, text: Any, message: str = "") -> StepRecord:
+        """Give the pending role's output. Never raises on bad text: a non-string is an invalid output.
+
+        ``message`` (optional) says why the output is invalid before it is parsed, e.g. that the
+        executor that should have written it raised.
+        """
+        request = self.pending
+        if not isinstance(request, ActRequest):
+            raise RuntimeError("act() called while no role is acting (the episode is over or a retrieval is pending)")
+        raw = text if isinstance(text, str) else ""
+        if not isinstance(text, str) and not message:
+            message = f"action is {type(text).__name__}, expected text (str)"
+        self.log.append(("act", raw if isinstance(text, str) else None, message))
+        role, c = request.role, self.counters
+        c.steps[role] += 1
+        c.chars_read[role] += len(request.system) + len(request.user)
+        c.chars_written[role] += len(raw)
+        if self.token_counter is not None:
+            c.tokens_read[role] += self.token_counter(request.system) + self.token_counter(request.user)
+            c.tokens_written[role] += self.token_counter(raw[:MAX_COUNTED_CHARS])
+        record = StepRecord(role=role, raw=raw, message=message)
+        self.records.append(record)
+        self._advance((raw if isinstance(text, str) else None, record))
+        return record
+
+    def supply_hits(self, hits: Sequence[Hit]) -> None:
+        """Answer the pending :class:`RetrieveRequest` with the retrieved hits, best first."""
+        if not isinstance(self.pending, RetrieveRequest):
+            raise RuntimeError("supply_hits() called while no retrieval is pending")
+        hits = list(hits)
+        self.log.append(("hits", hits, ""))
+        self.counters.retrieval_calls += 1
+        self.retrieved_titles.extend(h.title for h in hits)
+        if self.records:  # the documents belong to the output that asked for them (planner, QR or a search turn)
+            self.records[-1].retrieved_ids.extend(h.id for h in hits)
+            self.records[-1].retrieved_titles.extend(h.title for h in hits)
+        self._advance(hits)
+
+    @property
+    def top_workflow(self) -> str:
+        """The top-level workflow, as text (``""`` while none is chosen)."""
+        return ""
+
+    def transition_rewards(self) -> list[float]:
+        """Per agent step: its format penalty plus its share of the global reward (placement of the reward config)."""
+        return place_rewards([r.penalty for r in self.records], self.reward, self.reward_config.placement)
+
+    # ---------------------------------------------------------------- for subclasses
+    def _run(self) -> _Gen:  # pragma: no cover - abstract
+        raise NotImplementedError
+        yield
+
+    def _init_args(self) -> tuple:
+        """The constructor arguments that, with :attr:`log`, rebuild this episode."""
+        return (self.example, self.reward_config, self.token_counter)
+
+    def _advance(self, value: Any) -> None:
+        try:
+            self.pending = self._gen.send(value)
+        except StopIteration:
+            self.pending = None
+
+    def _judge(self, record: StepRecord, parsed: Any, fallback: Any, text: str | None) -> Any:
+        """Apply a parse result to ``record``; return the parsed value, or the fallback with its penalty."""
+        if text is not None and parsed.valid:
+            record.valid, record.parsed = True, parsed.value
+            return parsed.value
+        record.valid = False
+        if not record.message:
+            record.message = parsed.message
+        record.penalty = self.reward_config.penalty(record.role)
+        record.parsed = fallback
+        self.counters.invalid[record.role] += 1
+        return fallback
+
+    def _finish(self, answer: str, truncated: bool = False) -> None:
+        """The episode ends with ``answer``: score it, and compute the reward and its components."""
+        self.prediction, self.truncated = answer, truncated
+        score = score_answer(answer, self.example.answers)
+        self.reward_components = reward_components(score, self.example.answers, sum(r.penalty for r in self.records),
+                                                    self.counters.rounds, self.counters.retrieval_calls)
+        self.reward = global_reward(self.reward_config, self.reward_components)
+        self.metrics = score.as_dict()
+        self.supporting_title_recall = supporting_title_recall(self.example.supporting_titles, self.retrieved_titles)
+
+    # ---------------------------------------------------------------- an episode is data
+    def __reduce__(self):
+        return (_replayed, (type(self), self._init_args(), self.log))
+
+    def __deepcopy__(self, memo: dict) -> EpisodeBase:
+        return _replayed(type(self), self._init_args(), copy.deepcopy(self.log, memo))
+
+
+def _replayed(cls: type[EpisodeBase], args: tuple, log: list[tuple[str, Any, str]]) -> EpisodeBase:
+    """A fresh episode of ``cls`` that has been given the inputs of ``log``, in order."""
+    episode = cls(*args)
+    for kind, value, message in log:
+        if kind == "act":
+            episode.act(value, message)
+        else:
+            episode.supply_hits(value)
+    return episode

@@ -1,0 +1,249 @@
+"""The environment core: every Synthetic id as registered, vector envs in three modes, one info schema,
+copies and pickles mid-episode, and an import graph without cycles. None of it needs ../shared."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import pickle
+import random
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from pettingzoo.test import api_test, parallel_api_test, seed_test
+
+import jade_env
+from jade_env.envs.info import INFO_KEYS, JSON_KEYS, decode
+from jade_env.fuzzing import random_action
+from jade_env.registration import registered_ids
+
+REPO = Path(__file__).resolve().parents[1]
+SYNTHETIC_IDS = [eid for eid, entry, _, _ in registered_ids() if entry.dataset == "synthetic"]
+PARADIGM_IDS = ["JadeRAG-Synthetic-v0", "JadeRAG-Synthetic-Decoupled-v0", "JadeRAG-Synthetic-Static-v0", "JadeRAG-Synthetic-Monolithic-v0"]
+SYN = {"n": 60, "synthetic": {"seed": 2}}
+
+
+@pytest.mark.parametrize("env_id", SYNTHETIC_IDS)
+def test_check_env_on_every_synthetic_id_as_registered(env_id: str) -> None:
+    env = gym.make(env_id)  # no keywords at all: the registered defaults must work
+    check_env(env.unwrapped, skip_render_check=True)
+    json.dumps(env.spec.kwargs)  # a spec that can be written down
+    env.close()
+
+
+def test_pettingzoo_tests_on_synthetic_without_shared_data() -> None:
+    api_test(jade_env.team_env("synthetic", **SYN), num_cycles=60)
+    seed_test(lambda: jade_env.team_env("synthetic", **SYN), num_cycles=60)
+    parallel_api_test(jade_env.team_parallel_env("synthetic", **SYN), num_cycles=60)
+
+
+def shape(value):
+    """Keys and value types, recursively through dicts."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    return type(value).__name__
+
+
+@pytest.mark.parametrize("env_id", PARADIGM_IDS)
+def test_one_info_schema_at_every_step(env_id: str) -> None:
+    env = gym.make(env_id, **SYN)
+    rng = random.Random(0)
+    obs, info = env.reset(seed=0)
+    expected = shape(info)
+    assert list(info) == list(INFO_KEYS)
+    for _ in range(150):
+        obs, reward, terminated, truncated, info = env.step(random_action(rng, obs["role"], obs["fields"]))
+        assert shape(info) == expected, "the same keys and types at every step, the last one included"
+        for key in JSON_KEYS:
+            assert isinstance(json.loads(info[key]), list)
+        if terminated or truncated:
+            assert info["episode_end"] and decode(info)["gold_answers"]
+            obs, info = env.reset()
+            assert shape(info) == expected
+    env.close()
+
+
+def play_vector(env_id: str, mode: str, steps: int, seed: int = 7, **kwargs) -> list[str]:
+    """A run of random actions on 3 sub-envs; one canonical line per step (observations, rewards, ends, info)."""
+    vector_kwargs = {"context": "spawn"} if mode == "async" else None
+    envs = gym.make_vec(env_id, num_envs=3, vectorization_mode=mode, vector_kwargs=vector_kwargs, **SYN, **kwargs)
+    rng = random.Random(seed)
+    obs, infos = envs.reset(seed=seed)
+    keys = set(infos)
+    lines = []
+    ended_at: list[set[int]] = [set(), set(), set()]
+    for t in range(steps):
+        actions = [random_action(rng, role, fields) for role, fields in zip(obs["role"], obs["fields"], strict=True)]
+        obs, rewards, terminated, truncated, infos = envs.step(actions)
+        assert set(infos) == keys, f"step {t}: info keys changed"
+        for i in np.flatnonzero(terminated | truncated):
+            ended_at[i].add(t)
+        lines.append(json.dumps([list(obs["role"]), list(obs["question"]), list(obs["fields"]), rewards.round(9).tolist(),
+                                 terminated.tolist(), truncated.tolist(), list(infos["question_id"]), list(infos["prediction"]),
+                                 [list(x) for x in zip(*(infos["counters"]["steps"][r].tolist() for r in sorted(infos["counters"]["steps"])), strict=True)]]))
+    envs.close()
+    assert len({frozenset(s) for s in ended_at}) > 1, "the sub-envs should end on different steps"
+    return lines
+
+
+# the Static id's graph QR,R,DS,AG always takes three steps: its episodes end together unless it decomposes
+VECTOR_CASES = [(PARADIGM_IDS[0], {}), (PARADIGM_IDS[1], {}), (PARADIGM_IDS[2], {"workflow": "QDS"}), (PARADIGM_IDS[3], {})]
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), VECTOR_CASES, ids=[c[0] for c in VECTOR_CASES])
+def test_vector_envs_in_three_modes_agree_and_never_crash(env_id: str, kwargs: dict) -> None:
+    runs = {mode: play_vector(env_id, mode, steps=40, **kwargs) for mode in ("vector_entry_point", "sync", "async")}
+    assert runs["vector_entry_point"] == runs["sync"] == runs["async"]
+
+
+def test_batched_vector_env_serves_all_retrievals_in_one_call() -> None:
+    envs = gym.make_vec("JadeRAG-Synthetic-Decoupled-v0", num_envs=4, vectorization_mode="vector_entry_point", **SYN)
+    retriever = envs.unwrapped.env.retrievers.shared
+    calls: list[int] = []
+    search = retriever.search
+    retriever.search = lambda queries, k: calls.append(len(queries)) or search(queries, k)
+    envs.reset(seed=0)
+    envs.step(["<workflow>QDP</workflow>"] * 4)  # the scripted QDP splits, then the planner is asked per sub-question
+    envs.step(["<workflow>R,AG</workflow>"] * 4)
+    assert calls == [4]  # four sub-questions' retrievals in one batched call
+    envs.close()
+
+
+def trajectory(env: gym.Env, rng: random.Random, obs: dict, steps: int) -> list[str]:
+    out = []
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(random_action(rng, obs["role"], obs["fields"]))
+        out.append(json.dumps([obs, reward, terminated, truncated, info], sort_keys=True))
+        if terminated or truncated:
+            break
+    return out
+
+
+def continuation_matches(make, clone, episodes: int, seed: int = 0) -> int:
+    """At a random step of each episode, ``clone(env)``; both must then give byte-identical trajectories."""
+    env = make()
+    rng = random.Random(seed)
+    compared = 0
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        ended = False
+        for _ in range(rng.randrange(0, 4)):
+            obs, _, terminated, truncated, _ = env.step(random_action(rng, obs["role"], obs["fields"]))
+            if terminated or truncated:
+                ended = True
+                break
+        if ended:
+            continue
+        twin = clone(env)
+        tail_seed = rng.randrange(2**31)
+        original = trajectory(env, random.Random(tail_seed), env.unwrapped.observe(env.unwrapped.episode), 40)
+        copied = trajectory(twin, random.Random(tail_seed), twin.unwrapped.observe(twin.unwrapped.episode), 40)
+        assert original == copied, f"episode {episode}: the copy diverged"
+        compared += 1
+    env.close()
+    return compared
+
+
+@pytest.mark.parametrize("env_id", PARADIGM_IDS)
+def test_deepcopy_mid_episode_continues_exactly(env_id: str) -> None:
+    compared = continuation_matches(lambda: gym.make(env_id, **SYN), copy.deepcopy, episodes=200 if env_id == PARADIGM_IDS[0] else 40)
+    assert compared >= 15
+
+
+@pytest.mark.parametrize("env_id", PARADIGM_IDS)
+def test_pickle_mid_episode_continues_exactly(env_id: str) -> None:
+    assert continuation_matches(lambda: gym.make(env_id, **SYN), lambda e: pickle.loads(pickle.dumps(e)), episodes=30) >= 10
+
+
+def test_copies_with_the_replay_cache(tmp_path: Path) -> None:
+    def make():
+        return gym.make("JadeRAG-Synthetic-v0", replay_cache=str(tmp_path / "replay.sqlite"), **SYN)
+    assert continuation_matches(make, copy.deepcopy, episodes=20) >= 5
+    assert continuation_matches(make, lambda e: pickle.loads(pickle.dumps(e)), episodes=20, seed=1) >= 5
+
+
+def test_a_copy_shares_the_retrievers_and_the_split() -> None:
+    env = gym.make("JadeRAG-Synthetic-v0", **SYN)
+    env.reset(seed=0)
+    twin = copy.deepcopy(env)
+    assert twin.unwrapped.retrievers is env.unwrapped.retrievers and twin.unwrapped.examples is env.unwrapped.examples
+    assert twin.unwrapped.episode is not env.unwrapped.episode and twin.unwrapped.np_random is not env.unwrapped.np_random
+
+
+# ---------------------------------------------------------------------------------------------- the import graph
+def imports_of(path: Path, package_root: Path) -> set[str]:
+    """The project modules ``path`` imports (absolute imports of jade_env, baselines, leaderboard), at any depth."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        found.update(n for n in names if n.split(".")[0] in ("jade_env", "baselines", "leaderboard"))
+    return found
+
+
+def module_graph() -> dict[str, set[str]]:
+    files = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p
+             for pkg in ("jade_env", "baselines", "leaderboard") for p in (REPO / pkg).rglob("*.py")}
+    graph = {}
+    for module, path in files.items():
+        graph[module] = {m for m in imports_of(path, REPO) if m in files and m != module}
+    return graph
+
+
+def test_no_cycle_in_the_import_graph_and_jade_env_never_imports_baselines() -> None:
+    graph = module_graph()
+    for module, deps in graph.items():
+        if module.startswith("jade_env"):
+            assert not any(d.startswith(("baselines", "leaderboard")) for d in deps), f"{module} imports {deps}"
+    state: dict[str, int] = {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph[node]):
+            if dep.startswith(node + "."):
+                continue  # a package importing its own submodules in __init__ is not a cycle
+            if state.get(dep) == 1:
+                raise AssertionError(f"import cycle: {' -> '.join(stack[stack.index(dep):] + [dep])}")
+            if dep not in state:
+                visit(dep, stack + [dep])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+
+
+def test_no_module_touches_another_modules_private_names() -> None:
+    """An underscore name defined in one project module is used by no other (no hidden friend API)."""
+    trees = {p: ast.parse(p.read_text()) for pkg in ("jade_env", "baselines", "leaderboard") for p in (REPO / pkg).rglob("*.py")}
+    defined: dict[Path, set[str]] = {}
+    for path, tree in trees.items():
+        names = defined.setdefault(path, set())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name.startswith("_"):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and node.attr.startswith("_"):
+                names.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id.startswith("_"):
+                names.add(node.id)
+    offenders = []
+    for path, tree in trees.items():
+        elsewhere = set().union(*(names for other, names in defined.items() if other != path)) - defined[path]
+        for node in ast.walk(tree):
+            used = []
+            if isinstance(node, ast.Attribute) and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                used = [node.attr]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("jade_env", "baselines", "leaderboard"):
+                used = [a.name for a in node.names]
+            offenders += [f"{path.relative_to(REPO)}:{node.lineno} {n}" for n in used
+                          if n.startswith("_") and not n.startswith("__") and n in elsewhere]
+    assert not offenders, offenders
