@@ -33,6 +33,7 @@ import jade_env  # noqa: F401  (registers the ids)
 from jade_env.data.hashing import split_hash
 from jade_env.errors import JadeError
 from jade_env.scoring import score_corpus
+from jade_env.wrappers import TrajectoryRecorder
 
 RUN_FILES = ("predictions.jsonl", "trajectories.jsonl", "metrics.json")
 
@@ -74,38 +75,15 @@ def _read_done(path: Path) -> dict[str, dict[str, Any]]:
 
 def run_episode(env: gym.Env, agent: Any, index: int, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """One episode of ``agent`` on question ``index``; returns (final info, trajectory record)."""
+    recorder = TrajectoryRecorder()
     obs, info = env.reset(seed=seed, options={"index": index})
-    actions, steps = [], []
-    total = 0.0
+    recorder.reset(seed, info)
     while True:
         action = agent.act(obs["role"], obs)
         obs, reward, terminated, truncated, info = env.step(action)
-        actions.append(action if isinstance(action, str) else None)
-        steps.append({"role": info["role"], "valid": info["valid"], "message": info["message"], "reward": reward,
-                      "executor_steps": json.loads(info["executor_steps"])})
-        total += reward
+        recorder.step(action, reward, info)
         if terminated or truncated:
-            break
-    spec = env.spec
-    record = {
-        "env_id": spec.id if spec else None,
-        "question_index": index,
-        "question_id": info["question_id"],
-        "seed": seed,
-        "actions": actions,
-        "steps": steps,
-        "terminated": terminated,
-        "truncated": truncated,
-        "prediction": info["prediction"],
-        "gold_answers": json.loads(info["gold_answers"]),
-        "metrics": info["metrics"],
-        "reward_components": info["reward_components"],
-        "counters": info["counters"],
-        "workflow": info["workflow"],
-        "supporting_title_recall": info["supporting_title_recall"] if info["n_supporting_titles"] else None,
-        "return": total,
-    }
-    return info, record
+            return info, recorder.record(env.spec, info, terminated, truncated)
 
 
 def evaluate(

@@ -1,20 +1,29 @@
-"""Fuzz run: many random actions into the environments; nothing may raise, every observation stays valid.
+"""Fuzz run: many random actions into the environments, single and vectorised; nothing may raise.
 
-    python benchmarks/fuzz_env.py --actions 10000 [--seed 0]
+    python benchmarks/fuzz_env.py [--actions 10000] [--vector-steps 2000] [--seed 0]
 
-Actions mix arbitrary Unicode (control characters, emoji, scripts), empty strings, one-megabyte
-strings, nested and unclosed tags, wrong tags, document ids out of range, 50 sub-questions, and
-valid outputs (so that episodes go deep). They go, in turn, to the team env, the static and
-monolithic envs on Synthetic, and the HotpotQA team env over the real dev file. Reported: actions
-sent, episodes ended, invalid outputs penalised, exceptions (must be 0), the longest episode (must
-stay within the step cap), and the run time. The summary goes to the ``## Fuzz run`` section of
-benchmarks/RESULTS.md.
+Actions come from :func:`jade_env.fuzzing.random_action`: valid outputs of the acting role mixed with
+arbitrary Unicode, empty strings, one-megabyte strings, nested and unclosed tags, wrong tags, document ids
+out of range and 50 sub-questions.
+
+1. Single envs: the actions go, in turn, to the team, static and monolithic envs on Synthetic and the
+   HotpotQA team env over the real dev file (per-question corpora). Reported: actions, episodes ended,
+   invalid outputs penalised, exceptions (must be 0), the longest episode (within the step cap).
+2. Vector envs: every paradigm (team, decoupled, static, monolithic) in the three vectorisation modes
+   (``vector_entry_point``, ``sync``, ``async``), 4 sub-envs, ``--vector-steps`` steps each. Reported per
+   combination: steps, episodes ended, invalid outputs, exceptions, steps whose info keys differ from the
+   first step's (must be 0), and whether the three modes gave the same trajectory (a digest of every
+   observation, reward, end flag and question id).
+
+The summary goes to the ``## Fuzz run`` section of benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
+import json
 import random
 import sys
 import time
@@ -28,92 +37,127 @@ sys.path.insert(0, str(HERE))
 from results import machine, write_section  # noqa: E402
 
 SECTION = "## Fuzz run"
-
-VALID = ["<workflow>QDS</workflow>", "<workflow>QDP</workflow>", "<workflow>R,DS,AG</workflow>", "<workflow>QR,R,DS,AG</workflow>",
-         "<workflow>AG</workflow>", "<q1>Who is it?</q1><q2>Where is #1?</q2>", "<query>some search words</query>",
-         "<id>Document0,Document2</id>", "<id></id>", "<answer>an answer</answer>", "<search>who directed</search>"]
-
-
-def random_action(rng: random.Random) -> str:
-    kind = rng.randrange(12)
-    if kind == 0:
-        return ""
-    if kind == 1:
-        text = "".join(chr(rng.randrange(0, 0x2FFFF)) for _ in range(rng.randrange(1, 300)))
-        return text.encode("utf-8", "replace").decode("utf-8", "replace")  # lone surrogates become "?"
-    if kind == 2:
-        return rng.choice("ab<>/") * 1_000_000
-    if kind == 3:
-        return "".join(f"<q{i}>s{i}?</q{i}>" for i in range(1, 51))
-    if kind == 4:
-        return f"<id>Document{rng.randrange(-3, 10**7)},Document{rng.randrange(0, 9)}</id>"
-    if kind == 5:
-        return "<answer><answer>x</answer>" if rng.random() < 0.5 else "<workflow>R,AG"
-    if kind == 6:
-        return f"<{rng.choice(['workflow', 'query', 'answer', 'id', 'q1', 'search', 'foo'])}>{rng.random()}</{rng.choice(['workflow', 'x'])}>"
-    if kind == 7:
-        return "\x00\x01\x02\x1b[31m\u202e\ufeff🙂" * rng.randrange(1, 50)
-    return rng.choice(VALID)
+SYN = {"n": 300, "synthetic": {"seed": 1}}
+PARADIGMS = {"team": "JadeRAG-Synthetic-v0", "decoupled": "JadeRAG-Synthetic-Decoupled-v0", "static": "JadeRAG-Synthetic-Static-v0",
+             "monolithic": "JadeRAG-Synthetic-Monolithic-v0"}
+MODES = ("vector_entry_point", "sync", "async")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--actions", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+def fuzz_single(actions: int, seed: int) -> dict:
     import gymnasium as gym
 
-    import jade_env  # noqa: F401
+    from jade_env.fuzzing import random_action
 
-    syn = {"n": 300, "synthetic": {"seed": 1}}
-    envs = [gym.make("JadeRAG-Synthetic-v0", **syn), gym.make("JadeRAG-Synthetic-Static-v0", **syn),
-            gym.make("JadeRAG-Synthetic-Monolithic-v0", **syn)]
+    envs = [gym.make("JadeRAG-Synthetic-v0", **SYN), gym.make("JadeRAG-Synthetic-Static-v0", **SYN),
+            gym.make("JadeRAG-Synthetic-Monolithic-v0", **SYN)]
     dev = HERE.parent.parent / "shared" / "data" / "hotpotqa" / "hotpot_dev_distractor_v1_100.json"
     if dev.exists():
         envs.append(gym.make("JadeRAG-HotpotQA-v0", data_path=str(dev), corpus="per_question"))
-    rng = random.Random(args.seed)
-    sent = episodes = invalid = errors = 0
-    longest = 0
-    started = time.perf_counter()
-    per_env = args.actions // len(envs)
+    rng = random.Random(seed)
+    out = {"envs": len(envs), "sent": 0, "episodes": 0, "invalid": 0, "errors": 0, "longest": 0}
     for env in envs:
-        obs, info = env.reset(seed=args.seed)
+        obs, info = env.reset(seed=seed)
         length = 0
-        cap = getattr(env.unwrapped, "config", None)
-        cap = cap.max_steps if cap is not None else env.unwrapped.max_turns
-        for _ in range(per_env):
+        cap = getattr(env.unwrapped.config, "max_steps", None) or env.unwrapped.config.max_turns
+        for _ in range(actions // len(envs)):
             try:
-                obs, reward, terminated, truncated, info = env.step(random_action(rng))
+                obs, reward, terminated, truncated, info = env.step(random_action(rng, obs["role"], obs["fields"]))
                 assert env.observation_space.contains(obs), "observation outside the space"
                 assert info["valid"] or (info["message"] and info["penalty"] < 0), "invalid output without message/penalty"
             except Exception:
-                errors += 1
+                out["errors"] += 1
                 traceback.print_exc()
                 obs, info = env.reset()
                 continue
-            sent += 1
+            out["sent"] += 1
             length += 1
-            invalid += not info["valid"]
+            out["invalid"] += not info["valid"]
             if terminated or truncated:
-                episodes += 1
-                longest = max(longest, length)
+                out["episodes"] += 1
+                out["longest"] = max(out["longest"], length)
                 assert length <= cap, f"episode of {length} steps beyond the cap {cap}"
                 length = 0
                 obs, info = env.reset()
         env.close()
-    seconds = time.perf_counter() - started
-    body = "\n".join([
+    return out
+
+
+def fuzz_vector(env_id: str, mode: str, steps: int, seed: int, num_envs: int = 4) -> dict:
+    import gymnasium as gym
+
+    from jade_env.fuzzing import random_action
+
+    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode,
+                        vector_kwargs={"context": "spawn"} if mode == "async" else None, **SYN)
+    rng = random.Random(seed)
+    digest = hashlib.sha256()
+    out = {"steps": 0, "episodes": 0, "invalid": 0, "errors": 0, "key_changes": 0}
+    started = time.perf_counter()
+    obs, infos = envs.reset(seed=seed)
+    keys = set(infos)
+    for _ in range(steps):
+        actions = [random_action(rng, role, fields) for role, fields in zip(obs["role"], obs["fields"], strict=True)]
+        try:
+            obs, rewards, terminated, truncated, infos = envs.step(actions)
+        except Exception:
+            out["errors"] += 1
+            traceback.print_exc()
+            obs, infos = envs.reset()
+            continue
+        out["steps"] += 1
+        out["key_changes"] += set(infos) != keys
+        out["episodes"] += int((terminated | truncated).sum())
+        out["invalid"] += int((~infos["valid"] & infos["_valid"]).sum())
+        digest.update(json.dumps([list(obs["role"]), list(obs["fields"]), rewards.round(9).tolist(), terminated.tolist(),
+                                  truncated.tolist(), list(infos["question_id"])]).encode())
+    envs.close()
+    out["seconds"] = time.perf_counter() - started
+    out["digest"] = digest.hexdigest()[:12]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--actions", type=int, default=10_000, help="actions sent to the single envs (default 10000)")
+    parser.add_argument("--vector-steps", type=int, default=2_000, help="steps per paradigm and vector mode (default 2000)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    import jade_env  # noqa: F401
+
+    started = time.perf_counter()
+    single = fuzz_single(args.actions, args.seed)
+    single_s = time.perf_counter() - started
+    rows = []
+    for name, env_id in PARADIGMS.items():
+        runs = {mode: fuzz_vector(env_id, mode, args.vector_steps, args.seed) for mode in MODES}
+        same = len({r["digest"] for r in runs.values()}) == 1
+        for mode, r in runs.items():
+            rows.append((name, mode, r, same))
+            print(name, mode, r, "modes agree" if same else "MODES DIFFER", flush=True)
+    errors = single["errors"] + sum(r["errors"] for _, _, r, _ in rows)
+    changes = sum(r["key_changes"] for _, _, r, _ in rows)
+    disagreements = sum(not same for _, _, _, same in rows)
+    command = f"python benchmarks/fuzz_env.py --actions {args.actions} --vector-steps {args.vector_steps} --seed {args.seed}"
+    lines = [
         SECTION, "",
-        f"Measured {datetime.date.today().isoformat()} on {machine()}; "
-        f"command: `python benchmarks/fuzz_env.py --actions {args.actions} --seed {args.seed}`.",
-        "",
-        f"{sent:,} random actions over {len(envs)} envs (team, static and monolithic on Synthetic; team on the HotpotQA dev file "
-        f"with per-question corpora): {episodes:,} episodes ended, {invalid:,} outputs penalised as invalid, **{errors} exceptions**, "
-        f"longest episode {longest} steps (within the step cap), {seconds:.1f} s.",
-    ]) + "\n"
+        f"Measured {datetime.date.today().isoformat()} on {machine()}; command: `{command}`.", "",
+        f"Single envs: {single['sent']:,} random actions over {single['envs']} envs (team, static and monolithic on Synthetic; team on "
+        f"the HotpotQA dev file with per-question corpora): {single['episodes']:,} episodes ended, {single['invalid']:,} outputs "
+        f"penalised as invalid, **{single['errors']} exceptions**, longest episode {single['longest']} steps (within the step cap), "
+        f"{single_s:.1f} s.", "",
+        f"Vector envs: 4 sub-envs, {args.vector_steps:,} steps per paradigm and mode, random valid and invalid actions.", "",
+        "| paradigm | mode | steps | episodes ended | invalid outputs | exceptions | steps, other info keys | same trajectory, 3 modes | s |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for name, mode, r, same in rows:
+        lines.append(f"| {name} | {mode} | {r['steps']:,} | {r['episodes']:,} | {r['invalid']:,} | {r['errors']} | {r['key_changes']} | "
+                     f"{'yes' if same else 'NO'} ({r['digest']}) | {r['seconds']:.1f} |")
+    lines += ["", f"Total: **{errors} exceptions**, {changes} steps whose info keys changed, {disagreements} runs whose trajectory "
+              "differs from another mode's."]
+    body = "\n".join(lines) + "\n"
     write_section(SECTION, body)
     print(body)
-    if errors:
+    if errors or changes or disagreements:
         sys.exit(1)
 
 

@@ -1,4 +1,4 @@
-"""API conformance: check_env on every registered id, PettingZoo's three tests, vector envs, replay, fuzz."""
+"""API conformance on real files: check_env on every registered id, PettingZoo's three tests on every dataset, replay, fuzz."""
 
 from __future__ import annotations
 
@@ -54,9 +54,7 @@ def real_kwargs(dataset: str, shared_data: Path, tmp_path: Path) -> dict:
 @pytest.mark.parametrize(("env_id", "entry", "paradigm", "defaults"), registered_ids(), ids=[r[0] for r in registered_ids()])
 def test_check_env_on_every_registered_id(env_id, entry, paradigm, defaults, shared_data: Path, tmp_path_factory) -> None:
     tmp = tmp_path_factory.mktemp(entry.dataset)
-    kwargs = real_kwargs(entry.dataset, shared_data, tmp)
-    if "Decoupled" in env_id:
-        kwargs = {**kwargs, "executor": AlwaysRAG()}
+    kwargs = real_kwargs(entry.dataset, shared_data, tmp)  # a data file (and a corpus where needed), nothing else
     env = gym.make(env_id, **kwargs)
     check_env(env.unwrapped, skip_render_check=True)
     obs, info = env.reset(seed=1)
@@ -90,45 +88,6 @@ def test_pettingzoo_rewards_penalty_to_the_erring_agent_and_global_to_all() -> N
         env.step(None if terminated or truncated else outputs[agent])
     assert totals["ds"] == pytest.approx(-1.0 + 1.0)  # its format penalty, then the global reward
     assert totals["planner"] == pytest.approx(1.0) and totals["qdp"] == pytest.approx(1.0)
-
-
-@pytest.mark.parametrize("mode", ["sync", "async", "vector_entry_point"])
-def test_vector_envs(mode: str) -> None:
-    kwargs = dict(SYN)
-    # async: spawned workers, as needed once a JVM (Lucene) runs in the parent; the text observations
-    # travel through shared memory (jade_env.spaces registers the UnicodeText codec)
-    vector_kwargs = {"context": "spawn"} if mode == "async" else None
-    envs = gym.make_vec("JadeRAG-Synthetic-v0", num_envs=2, vectorization_mode=mode, vector_kwargs=vector_kwargs, **kwargs)
-    obs, infos = envs.reset(seed=3)
-    assert len(obs["role"]) == 2 and all(r == "planner" for r in obs["role"])
-    agent = AlwaysRAG()
-    finished = 0
-    for _ in range(6):
-        actions = [agent.act(r, {}) for r in obs["role"]]
-        obs, rewards, terminated, truncated, infos = envs.step(actions)
-        finished += int(terminated.sum())
-    assert finished >= 4  # R,AG episodes take two steps each, and autoreset restarts them
-    assert all(isinstance(q, str) and q for q in obs["question"])
-    envs.close()
-
-
-def test_batched_vector_env_makes_one_retriever_call_per_step() -> None:
-    from jade_env.envs.vector_env import JadeRAGVectorEnv
-
-    envs = JadeRAGVectorEnv(num_envs=3, dataset="synthetic", **SYN)
-    retriever = envs.env.retrievers.shared
-    calls = []
-    original = retriever.search
-
-    def counting(queries, k):
-        calls.append(len(queries))
-        return original(queries, k)
-
-    retriever.search = counting
-    obs, _ = envs.reset(seed=0)
-    envs.step(["<workflow>R,AG</workflow>"] * 3)
-    assert calls == [3]
-    envs.close()
 
 
 def test_record_and_replay(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from episodes import SYN, continuation_matches
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import api_test, parallel_api_test, seed_test
 
@@ -24,7 +25,6 @@ from jade_env.registration import registered_ids
 REPO = Path(__file__).resolve().parents[1]
 SYNTHETIC_IDS = [eid for eid, entry, _, _ in registered_ids() if entry.dataset == "synthetic"]
 PARADIGM_IDS = ["JadeRAG-Synthetic-v0", "JadeRAG-Synthetic-Decoupled-v0", "JadeRAG-Synthetic-Static-v0", "JadeRAG-Synthetic-Monolithic-v0"]
-SYN = {"n": 60, "synthetic": {"seed": 2}}
 
 
 @pytest.mark.parametrize("env_id", SYNTHETIC_IDS)
@@ -82,9 +82,10 @@ def play_vector(env_id: str, mode: str, steps: int, seed: int = 7, **kwargs) -> 
         assert set(infos) == keys, f"step {t}: info keys changed"
         for i in np.flatnonzero(terminated | truncated):
             ended_at[i].add(t)
+        steps = infos["counters"]["steps"]
         lines.append(json.dumps([list(obs["role"]), list(obs["question"]), list(obs["fields"]), rewards.round(9).tolist(),
                                  terminated.tolist(), truncated.tolist(), list(infos["question_id"]), list(infos["prediction"]),
-                                 [list(x) for x in zip(*(infos["counters"]["steps"][r].tolist() for r in sorted(infos["counters"]["steps"])), strict=True)]]))
+                                 {r: steps[r].tolist() for r in sorted(steps)}]))
     envs.close()
     assert len({frozenset(s) for s in ended_at}) > 1, "the sub-envs should end on different steps"
     return lines
@@ -111,41 +112,6 @@ def test_batched_vector_env_serves_all_retrievals_in_one_call() -> None:
     envs.step(["<workflow>R,AG</workflow>"] * 4)
     assert calls == [4]  # four sub-questions' retrievals in one batched call
     envs.close()
-
-
-def trajectory(env: gym.Env, rng: random.Random, obs: dict, steps: int) -> list[str]:
-    out = []
-    for _ in range(steps):
-        obs, reward, terminated, truncated, info = env.step(random_action(rng, obs["role"], obs["fields"]))
-        out.append(json.dumps([obs, reward, terminated, truncated, info], sort_keys=True))
-        if terminated or truncated:
-            break
-    return out
-
-
-def continuation_matches(make, clone, episodes: int, seed: int = 0) -> int:
-    """At a random step of each episode, ``clone(env)``; both must then give byte-identical trajectories."""
-    env = make()
-    rng = random.Random(seed)
-    compared = 0
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        ended = False
-        for _ in range(rng.randrange(0, 4)):
-            obs, _, terminated, truncated, _ = env.step(random_action(rng, obs["role"], obs["fields"]))
-            if terminated or truncated:
-                ended = True
-                break
-        if ended:
-            continue
-        twin = clone(env)
-        tail_seed = rng.randrange(2**31)
-        original = trajectory(env, random.Random(tail_seed), env.unwrapped.observe(env.unwrapped.episode), 40)
-        copied = trajectory(twin, random.Random(tail_seed), twin.unwrapped.observe(twin.unwrapped.episode), 40)
-        assert original == copied, f"episode {episode}: the copy diverged"
-        compared += 1
-    env.close()
-    return compared
 
 
 @pytest.mark.parametrize("env_id", PARADIGM_IDS)

@@ -213,6 +213,40 @@ def test_static_joint_never_asks_the_planner() -> None:
     env.close()
 
 
+def test_fixed_plans_of_both_levels_from_make() -> None:
+    env = gym.make("JadeRAG-Synthetic-v0", workflow="QDS", sub_workflow="R,DS,AG", **SYN)
+    gold = env.unwrapped.examples[0].answers[0]
+    _, info, infos = run_episode(env, FixedOutputs("unused", answer=gold))
+    roles = [i["role"] for i in infos[1:]]
+    assert roles == ["qds", "ds", "ag", "qr", "ds", "ag", "as"]  # QR rewrites the second sub-question with the first answer
+    assert info["workflow"] == "QDS"
+    env.close()
+    env = gym.make("JadeRAG-Synthetic-v0", sub_workflow="AG", **SYN)  # the planner plans the top level only
+    _, info, infos = run_episode(env, FixedOutputs("QDP", answer=gold))
+    assert [i["role"] for i in infos[1:]] == ["planner", "qdp", "ag", "ag", "as"]
+    env.close()
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"workflow": "R,QR,AG"}, "workflow='R,QR,AG' is not a valid workflow: modules out of order"),
+    ({"sub_workflow": "QDS"}, "sub_workflow='QDS' is not a valid workflow: module QDS is not allowed here"),
+    ({"alpha": float("nan")}, "alpha=nan must be a finite number"),
+    ({"format_penalty": float("-inf")}, "format_penalty=-inf must be a finite number"),
+    ({"max_text_length": 8}, "max_text_length must be an integer >= 16"),
+    ({"n": 0}, "positive integer"),
+    ({"synthetic": {"n": 50}, "n": 40}, "given twice"),
+])
+def test_nonsensical_settings_are_refused_at_make(kwargs: dict, message: str) -> None:
+    with pytest.raises((ValueError, JadeError), match=message.replace("(", r"\(").replace(")", r"\)")):
+        gym.make("JadeRAG-Synthetic-v0", **{**SYN, **kwargs})
+
+
+def test_the_synthetic_world_size_is_one_keyword() -> None:
+    env = gym.make("JadeRAG-Synthetic-v0", synthetic={"n": 50, "seed": 3})
+    assert len(env.unwrapped.examples) == 50
+    env.close()
+
+
 def test_decoupled_frozen_executors_play_inside_the_env() -> None:
     gold_by_q = {}
     executor_roles = []

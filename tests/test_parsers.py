@@ -1,4 +1,4 @@
-"""One parser per tag: every validity rule of SPEC section 2, strict and lenient, and junk that never raises."""
+"""One parser per tag: every validity rule of docs/environment.md ("Roles"), strict and lenient, and junk that never raises."""
 
 from __future__ import annotations
 

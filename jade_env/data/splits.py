@@ -54,7 +54,7 @@ def load_split(dataset: str, data_path: str | os.PathLike | None = None, split: 
                synthetic: dict[str, Any] | None = None) -> tuple[Example, ...]:
     """The examples of ``dataset`` (or of the file ``data_path``), memoised per process."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise JadeError(f"n must be a positive number of questions, got {n!r}")
+        raise JadeError(f"n (the number of questions) must be a positive integer, got {n!r}")
     stamp = None
     synthetic_json = "{}"
     if data_path is not None:

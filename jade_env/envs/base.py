@@ -50,41 +50,25 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
     #: every role of this env's episodes; subclasses set it
     roles: tuple[str, ...] = ()
 
-    def __init__(
-        self,
-        *,
-        init_kwargs: dict[str, Any],
-        dataset: str,
-        data_path: Any,
-        data_format: str | None,
-        split: str | None,
-        n: int | None,
-        sample_seed: int | None,
-        synthetic: dict[str, Any] | None,
-        corpus: Any,
-        retriever: Any,
-        retriever_kwargs: dict[str, Any] | None,
-        cache_dir: str | None,
-        replay_cache: str | None,
-        reward: RewardConfig,
-        controlled_roles: Sequence[str],
-        executor: Any,
-        max_text_length: int,
-        render_mode: str | None,
-    ) -> None:
+    def __init__(self, init_kwargs: dict[str, Any], *, reward: RewardConfig, controlled_roles: Sequence[str], executor: Any) -> None:
+        """``init_kwargs`` are the subclass's ``make`` keywords (:func:`arguments`): the data, corpus, retrieval and
+        text keywords are read from them, and they rebuild the env when it is unpickled."""
+        k = init_kwargs
         super().__init__()
         self.init_kwargs = init_kwargs
-        self.dataset = dataset
-        self.examples: tuple[Example, ...] = load_split(dataset, data_path, split, n, sample_seed, data_format, synthetic)
+        self.dataset = k["dataset"]
+        self.examples: tuple[Example, ...] = load_split(k["dataset"], k["data_path"], k["split"], k["n"], k["sample_seed"],
+                                                        k["data_format"], k["synthetic"])
         self.reward_config = reward
-        self.observe = ObservationRenderer(max_text_length)
+        self.observe = ObservationRenderer(k["max_text_length"])
         self.max_text_length = self.observe.max_text_length
         self.observation_space = observation_space(self.max_text_length)
         self.action_space = UnicodeText(MAX_OUTPUT_CHARS)
-        self.render_mode = render_mode
+        self.render_mode = k["render_mode"]
         executor_object = make_executor(executor) if set(controlled_roles) != set(self.roles) else None
-        self.retrievers = RetrieverProvider(self.examples, dataset, corpus=corpus, retriever=retriever,
-                                            retriever_kwargs=retriever_kwargs, cache_dir=cache_dir, replay_cache=replay_cache)
+        self.retrievers = RetrieverProvider(self.examples, k["dataset"], corpus=k["corpus"], retriever=k["retriever"],
+                                            retriever_kwargs=k["retriever_kwargs"], cache_dir=k["cache_dir"],
+                                            replay_cache=k["replay_cache"])
         self.driver = EpisodeDriver(self.retrievers, self.observe, controlled_roles, executor_object)
         self.episode: EpisodeBase | None = None
         self.example_index = -1
@@ -163,7 +147,7 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
                 "episode": self.episode, "example_index": self.example_index, "executor": self.driver.executor}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        type(self).__init__(self, **state["init_kwargs"])
+        type(self).__init__(self, **state["init_kwargs"])  # the subclass's own keywords
         self._np_random, self._np_random_seed = state["np_random"], state["np_random_seed"]
         self.episode, self.example_index = state["episode"], state["example_index"]
         self.driver.executor = state["executor"]

@@ -101,10 +101,7 @@ class MonolithicRAGEnv(RAGEnvBase):
                                      placement=placement)
         self.config = SearchConfig(top_k=top_k, max_turns=max_turns, strict_format=strict_format, reward=rewards)
         self.token_counter = token_counter
-        super().__init__(init_kwargs=init_kwargs, dataset=dataset, data_path=data_path, data_format=data_format, split=split, n=n,
-                         sample_seed=sample_seed, synthetic=synthetic, corpus=corpus, retriever=retriever,
-                         retriever_kwargs=retriever_kwargs, cache_dir=cache_dir, replay_cache=replay_cache, reward=rewards,
-                         controlled_roles=self.roles, executor=None, max_text_length=max_text_length, render_mode=render_mode)
+        super().__init__(init_kwargs, reward=rewards, controlled_roles=self.roles, executor=None)
 
     @property
     def max_turns(self) -> int:

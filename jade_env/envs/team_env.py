@@ -157,11 +157,7 @@ class JadeRAGEnv(RAGEnvBase):
                                    few_shot=few_shot, reward=rewards)
         self.controlled_roles = check_roles(None if controlled_roles is None else tuple(controlled_roles), ROLES)
         self.token_counter = token_counter
-        super().__init__(init_kwargs=init_kwargs, dataset=dataset, data_path=data_path, data_format=data_format, split=split, n=n,
-                         sample_seed=sample_seed, synthetic=synthetic, corpus=corpus, retriever=retriever,
-                         retriever_kwargs=retriever_kwargs, cache_dir=cache_dir, replay_cache=replay_cache, reward=rewards,
-                         controlled_roles=self.controlled_roles, executor=executor, max_text_length=max_text_length,
-                         render_mode=render_mode)
+        super().__init__(init_kwargs, reward=rewards, controlled_roles=self.controlled_roles, executor=executor)
 
     def new_episode(self, index: int) -> Episode:
         return Episode(self.examples[index], self.config, self.token_counter)

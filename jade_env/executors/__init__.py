@@ -1,7 +1,7 @@
 """Frozen executors: the roles the caller does not play, played inside the environment.
 
 In the decoupled paradigm the caller trains the planner and the executors are black-box tools that belong to
-the environment. ``gym.make(..., controlled_roles=["planner"], executor=SPEC)`` chooses them by name or object
+the environment. ``gym.make(..., controlled_roles=["planner"], executor=...)`` chooses them by name or object
 (:func:`make_executor`):
 
 ==================================  =====================================================================

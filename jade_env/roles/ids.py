@@ -1,4 +1,4 @@
-"""Role ids, module codes and the eight top-level workflows (SPEC section 2)."""
+"""Role ids, module codes and the eight top-level workflows (docs/environment.md, "Roles")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One parser per output tag (SPEC section 2). Parsers never raise: every input, however malformed,
+"""One parser per output tag (docs/environment.md, "Roles"). Parsers never raise: every input, however malformed,
 gives a :class:`Parsed` whose ``valid`` flag and ``message`` say what was wrong.
 
 Strict mode (the default, ``strict=True``): the output must be the tag(s) and nothing else, apart

@@ -30,40 +30,31 @@ def _serialisable_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class RecordTrajectories(gym.Wrapper):
-    """Append one JSON line per finished episode to ``path`` (flushed at each episode end)."""
+class TrajectoryRecorder:
+    """Builds the record of one episode from what ``reset`` and ``step`` returned (used by the wrapper and ``evaluate``)."""
 
-    def __init__(self, env: gym.Env, path: str | os.PathLike) -> None:
-        super().__init__(env)
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._steps: list[dict[str, Any]] = []
-        self._actions: list[Any] = []
-        self._start: dict[str, Any] = {}
+    def __init__(self) -> None:
+        self.actions: list[str | None] = []
+        self.steps: list[dict[str, Any]] = []
+        self.start: dict[str, Any] = {}
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        obs, info = self.env.reset(seed=seed, options=options)
-        self._actions, self._steps = [], []
-        self._start = {"seed": seed, "question_index": info["question_index"], "question_id": info["question_id"]}
-        return obs, info
+    def reset(self, seed: int | None, info: dict[str, Any]) -> None:
+        self.actions, self.steps = [], []
+        self.start = {"seed": seed, "question_index": info["question_index"], "question_id": info["question_id"]}
 
-    def step(self, action: Any):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        self._actions.append(action if isinstance(action, str) else None)
-        self._steps.append({"role": info["role"], "valid": info["valid"], "message": info["message"],
-                            "reward": reward, "executor_steps": json.loads(info["executor_steps"])})
-        if terminated or truncated:
-            self._write(info, terminated, truncated)
-        return obs, reward, terminated, truncated, info
+    def step(self, action: Any, reward: float, info: dict[str, Any]) -> None:
+        self.actions.append(action if isinstance(action, str) else None)
+        self.steps.append({"role": info["role"], "valid": info["valid"], "message": info["message"],
+                           "reward": reward, "executor_steps": json.loads(info["executor_steps"])})
 
-    def _write(self, info: dict[str, Any], terminated: bool, truncated: bool) -> None:
-        spec = self.env.spec
-        record = {
+    def record(self, spec: Any, info: dict[str, Any], terminated: bool, truncated: bool) -> dict[str, Any]:
+        """The episode's record; ``info`` is the final step's."""
+        return {
             "env_id": spec.id if spec else None,
             "env_kwargs": _serialisable_kwargs(dict(spec.kwargs) if spec else {}),
-            **self._start,
-            "actions": self._actions,
-            "steps": self._steps,
+            **self.start,
+            "actions": self.actions,
+            "steps": self.steps,
             "terminated": terminated,
             "truncated": truncated,
             "prediction": info["prediction"],
@@ -72,10 +63,32 @@ class RecordTrajectories(gym.Wrapper):
             "reward_components": info["reward_components"],
             "counters": info["counters"],
             "workflow": info["workflow"],
-            "return": sum(s["reward"] for s in self._steps),
+            "supporting_title_recall": info["supporting_title_recall"] if info["n_supporting_titles"] else None,
+            "return": sum(s["reward"] for s in self.steps),
         }
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+class RecordTrajectories(gym.Wrapper):
+    """Append one JSON line per finished episode to ``path`` (flushed at each episode end)."""
+
+    def __init__(self, env: gym.Env, path: str | os.PathLike) -> None:
+        super().__init__(env)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.recorder = TrajectoryRecorder()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.recorder.reset(seed, info)
+        return obs, info
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.recorder.step(action, reward, info)
+        if terminated or truncated:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(self.recorder.record(self.env.spec, info, terminated, truncated), ensure_ascii=False) + "\n")
+        return obs, reward, terminated, truncated, info
 
 
 def read_trajectories(path: str | os.PathLike) -> list[dict[str, Any]]:
