@@ -14,6 +14,9 @@ out of range and 50 sub-questions.
    combination: steps, episodes ended, invalid outputs, exceptions, steps whose info keys differ from the
    first step's (must be 0), and whether the three modes gave the same trajectory (a digest of every
    observation, reward, end flag and question id).
+3. Copies: for every paradigm, ``--copy-episodes`` episodes; at a random step of each, the env is copied
+   with ``copy.deepcopy`` and with a ``pickle`` round trip, and the copy's remaining trajectory (random
+   actions from the same seed) is compared byte for byte with the original's (:func:`jade_env.fuzzing.check_copies`).
 
 The summary goes to the ``## Fuzz run`` section of benchmarks/RESULTS.md.
 """
@@ -120,6 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--actions", type=int, default=10_000, help="actions sent to the single envs (default 10000)")
     parser.add_argument("--vector-steps", type=int, default=2_000, help="steps per paradigm and vector mode (default 2000)")
+    parser.add_argument("--copy-episodes", type=int, default=200, help="episodes per paradigm for the copy check (default 200)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     import jade_env  # noqa: F401
@@ -134,10 +138,25 @@ def main() -> None:
         for mode, r in runs.items():
             rows.append((name, mode, r, same))
             print(name, mode, r, "modes agree" if same else "MODES DIFFER", flush=True)
+    import copy
+    import pickle
+
+    import gymnasium as gym
+
+    from jade_env.fuzzing import check_copies
+
+    copies = []
+    for name, env_id in PARADIGMS.items():
+        for how, clone in (("deepcopy", copy.deepcopy), ("pickle", lambda e: pickle.loads(pickle.dumps(e)))):
+            compared, diverged = check_copies(lambda env_id=env_id: gym.make(env_id, **SYN), clone, args.copy_episodes, args.seed)
+            copies.append((name, how, compared, diverged))
+            print(name, how, compared, diverged, flush=True)
     errors = single["errors"] + sum(r["errors"] for _, _, r, _ in rows)
     changes = sum(r["key_changes"] for _, _, r, _ in rows)
     disagreements = sum(not same for _, _, _, same in rows)
-    command = f"python benchmarks/fuzz_env.py --actions {args.actions} --vector-steps {args.vector_steps} --seed {args.seed}"
+    diverged = sum(d for *_, d in copies)
+    command = (f"python benchmarks/fuzz_env.py --actions {args.actions} --vector-steps {args.vector_steps} "
+               f"--copy-episodes {args.copy_episodes} --seed {args.seed}")
     lines = [
         SECTION, "",
         f"Measured {datetime.date.today().isoformat()} on {machine()}; command: `{command}`.", "",
@@ -152,12 +171,16 @@ def main() -> None:
     for name, mode, r, same in rows:
         lines.append(f"| {name} | {mode} | {r['steps']:,} | {r['episodes']:,} | {r['invalid']:,} | {r['errors']} | {r['key_changes']} | "
                      f"{'yes' if same else 'NO'} ({r['digest']}) | {r['seconds']:.1f} |")
+    lines += ["", f"Copies at a random step (0-3 random actions after reset) of {args.copy_episodes} episodes per paradigm; episodes "
+              "that end sooner are replayed from their seed and copied one step before their end:", "",
+              "| paradigm | copy | episodes compared | remaining trajectory differs |", "|---|---|---:|---:|"]
+    lines += [f"| {name} | {how} | {compared} | {d} |" for name, how, compared, d in copies]
     lines += ["", f"Total: **{errors} exceptions**, {changes} steps whose info keys changed, {disagreements} runs whose trajectory "
-              "differs from another mode's."]
+              f"differs from another mode's, {diverged} copies that diverged."]
     body = "\n".join(lines) + "\n"
     write_section(SECTION, body)
     print(body)
-    if errors or changes or disagreements:
+    if errors or changes or disagreements or diverged:
         sys.exit(1)
 
 

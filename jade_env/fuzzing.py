@@ -1,16 +1,21 @@
-"""Random actions for fuzzing the JadeRAG envs: valid outputs of the acting role mixed with junk.
+"""Random actions for fuzzing the JadeRAG envs, and the check that a copy of a running env continues exactly.
 
 :func:`random_action` is what ``benchmarks/fuzz_env.py`` and the tests send into the envs. About half of the
 actions are valid outputs of the acting role (so that episodes go deep: decompositions, sub-plans, document
 selections), the rest is junk: arbitrary Unicode (control characters, emoji, other scripts), empty strings,
 a megabyte of text, nested and unclosed tags, wrong tags, document ids out of range, 50 sub-questions.
 Everything is drawn from the given :class:`random.Random`, so a seed gives the same actions.
+
+:func:`check_copies` takes a copy of an env at a random step of many episodes (``copy.deepcopy``, or a
+``pickle`` round trip, or any function) and compares the two remaining trajectories byte for byte.
 """
 
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
+from typing import Any
 
 VALID: dict[str, tuple[str, ...]] = {
     "planner": ("<workflow>QDS</workflow>", "<workflow>QDP</workflow>", "<workflow>R,AG</workflow>", "<workflow>R,DS,AG</workflow>",
@@ -61,3 +66,45 @@ def random_action(rng: random.Random, role: str, fields: str = "{}") -> str:
             return "<id>" + ",".join(f"Document{i}" for i in keep) + "</id>"
         return rng.choice(VALID[role])
     return junk(rng)
+
+
+def random_trajectory(env: Any, rng: random.Random, obs: dict[str, str], max_steps: int = 40) -> list[str]:
+    """Random actions until the episode ends (at most ``max_steps``); one JSON line per step (obs, reward, ends, info)."""
+    out = []
+    for _ in range(max_steps):
+        obs, reward, terminated, truncated, info = env.step(random_action(rng, obs["role"], obs["fields"]))
+        out.append(json.dumps([obs, reward, terminated, truncated, info], sort_keys=True))
+        if terminated or truncated:
+            break
+    return out
+
+
+def check_copies(make: Callable[[], Any], clone: Callable[[Any], Any], episodes: int, seed: int = 0) -> tuple[int, int]:
+    """For each episode, ``clone(env)`` at a random step; returns (episodes compared, copies that diverged).
+
+    The copy is taken after 0-3 random actions; when the episode ends sooner, it is replayed from its seed
+    to the step before its end and copied there, so every episode is compared. ``make`` builds the env (a
+    ``gym.make`` result or an unwrapped JadeRAG env).
+    """
+    env = make()
+    rng = random.Random(seed)
+    diverged = 0
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        actions: list[str] = []
+        for _ in range(rng.randrange(0, 4)):
+            actions.append(random_action(rng, obs["role"], obs["fields"]))
+            obs, _, terminated, truncated, _ = env.step(actions[-1])
+            if terminated or truncated:  # same seed, same actions: the same episode, stopped one step earlier
+                obs, _ = env.reset(seed=seed + episode)
+                for action in actions[:-1]:
+                    obs, *_ = env.step(action)
+                break
+        twin = clone(env)
+        twin_obs = twin.unwrapped.observe(twin.unwrapped.episode)  # what the copy itself shows
+        tail = rng.randrange(2**31)
+        original = random_trajectory(env, random.Random(tail), obs)
+        copied = random_trajectory(twin, random.Random(tail), twin_obs)
+        diverged += twin_obs != obs or original != copied
+    env.close()
+    return episodes, diverged

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import socket
 import subprocess
@@ -11,44 +10,20 @@ import urllib.request
 
 import gymnasium as gym
 
-from jade_env.fuzzing import random_action
+from jade_env.fuzzing import check_copies, random_trajectory
 
 #: a small Synthetic world for env tests
 SYN = {"n": 60, "synthetic": {"seed": 2}}
 
 
 def trajectory(env: gym.Env, rng: random.Random, obs: dict, steps: int) -> list[str]:
-    out = []
-    for _ in range(steps):
-        obs, reward, terminated, truncated, info = env.step(random_action(rng, obs["role"], obs["fields"]))
-        out.append(json.dumps([obs, reward, terminated, truncated, info], sort_keys=True))
-        if terminated or truncated:
-            break
-    return out
+    return random_trajectory(env, rng, obs, steps)
 
 
 def continuation_matches(make, clone, episodes: int, seed: int = 0) -> int:
     """At a random step of each episode, ``clone(env)``; both must then give byte-identical trajectories."""
-    env = make()
-    rng = random.Random(seed)
-    compared = 0
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        ended = False
-        for _ in range(rng.randrange(0, 4)):
-            obs, _, terminated, truncated, _ = env.step(random_action(rng, obs["role"], obs["fields"]))
-            if terminated or truncated:
-                ended = True
-                break
-        if ended:
-            continue
-        twin = clone(env)
-        tail_seed = rng.randrange(2**31)
-        original = trajectory(env, random.Random(tail_seed), env.unwrapped.observe(env.unwrapped.episode), 40)
-        copied = trajectory(twin, random.Random(tail_seed), twin.unwrapped.observe(twin.unwrapped.episode), 40)
-        assert original == copied, f"episode {episode}: the copy diverged"
-        compared += 1
-    env.close()
+    compared, diverged = check_copies(make, clone, episodes, seed)
+    assert diverged == 0, f"{diverged} of {compared} copies diverged"
     return compared
 
 

@@ -108,17 +108,17 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
         super().reset(seed=seed)
         self.example_index = self.pick_index(options, self.np_random)
         self.episode = self.new_episode(self.example_index)
-        executor_records = self.driver.advance([self.episode])[0]
-        return self.observe(self.episode), self.step_info(self.episode, self.example_index, None, executor_records)
+        executor_records = self.driver.advance_one(self.episode)
+        return self.observe(self.episode), step_info(self.episode, self.example_index, None, executor_records)
 
     def step(self, action: str) -> tuple[dict[str, str], float, bool, bool, dict[str, Any]]:
         episode = self.episode
         if episode is None or episode.done:
             raise ResetNeeded("Cannot call env.step() after the episode ended (or before reset); call env.reset()")
         record = episode.act(action)
-        executor_records = self.driver.advance([episode])[0]
-        return (self.observe(episode), self.step_reward(episode, record), episode.done and not episode.truncated,
-                episode.truncated, self.step_info(episode, self.example_index, record, executor_records))
+        executor_records = self.driver.advance_one(episode)
+        return (self.observe(episode), self.step_reward(episode, record), episode.pending is None and not episode.truncated,
+                episode.truncated, step_info(episode, self.example_index, record, executor_records))
 
     def render(self) -> str | None:
         if self.render_mode != "ansi" or self.episode is None:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
 from jade_env.scoring import ZERO
@@ -63,8 +64,14 @@ _NO_METRICS = ZERO.as_dict()
 _NO_COMPONENTS = dict.fromkeys(REWARD_COMPONENTS, 0.0)
 
 
-def _text(values: Any) -> str:
-    return json.dumps(values, ensure_ascii=False)
+def _text(values: list) -> str:
+    """``json.dumps(values, ensure_ascii=False)``, without its per-call overhead for the common short lists of strings."""
+    if not values:
+        return "[]"
+    try:
+        return "[" + ", ".join(map(encode_basestring, values)) + "]"  # raises TypeError unless every value is a str
+    except TypeError:
+        return json.dumps(values, ensure_ascii=False)
 
 
 def parsed_list(role: str, value: Any) -> list:
@@ -81,41 +88,63 @@ def parsed_list(role: str, value: Any) -> list:
 def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | None,
               executor_records: Sequence[StepRecord]) -> dict[str, Any]:
     """The info of the step that gave ``record`` (None after ``reset``), the executors having played ``executor_records``."""
-    retrieved_ids = list(record.retrieved_ids) if record else []
-    retrieved_titles = list(record.retrieved_titles) if record else []
-    for r in executor_records:
-        retrieved_ids.extend(r.retrieved_ids)
-        retrieved_titles.extend(r.retrieved_titles)
-    end = episode.done
     example = episode.example
-    return {
+    if record is None:
+        role, raw, parsed, valid, message, penalty = "", "", "[]", True, "", 0.0
+        retrieved_ids: list[str] = []
+        retrieved_titles: list[str] = []
+    else:
+        role, raw, valid, message, penalty = record.role, record.raw, record.valid, record.message, float(record.penalty)
+        parsed = _text(parsed_list(role, record.parsed))
+        retrieved_ids, retrieved_titles = record.retrieved_ids, record.retrieved_titles
+    if executor_records:
+        retrieved_ids = [*retrieved_ids, *(i for r in executor_records for i in r.retrieved_ids)]
+        retrieved_titles = [*retrieved_titles, *(t for r in executor_records for t in r.retrieved_titles)]
+        executor_steps = _text([{"role": r.role, "valid": r.valid, "message": r.message, "penalty": float(r.penalty)}
+                                for r in executor_records])
+    else:
+        executor_steps = "[]"
+    info = {
         "question_id": example.id,
         "question_index": question_index,
-        "role": record.role if record else "",
-        "action_raw": record.raw[:MAX_RECORDED_ACTION_CHARS] if record else "",
-        "action_chars": len(record.raw) if record else 0,
-        "action_parsed": _text(parsed_list(record.role, record.parsed) if record else []),
-        "valid": record.valid if record else True,
-        "message": record.message if record else "",
-        "penalty": float(record.penalty) if record else 0.0,
-        "executor_steps": _text([{"role": r.role, "valid": r.valid, "message": r.message, "penalty": float(r.penalty)}
-                                 for r in executor_records]),
+        "role": role,
+        "action_raw": raw[:MAX_RECORDED_ACTION_CHARS],
+        "action_chars": len(raw),
+        "action_parsed": parsed,
+        "valid": valid,
+        "message": message,
+        "penalty": penalty,
+        "executor_steps": executor_steps,
         "retrieved_ids": _text(retrieved_ids),
         "retrieved_titles": _text(retrieved_titles),
         "counters": episode.counters.as_dict(),
         "workflow": episode.top_workflow,
-        "episode_end": end,
-        "truncated": episode.truncated,
-        "prediction": episode.prediction if end else "",
-        "gold_answers": _text(list(example.answers) if end else []),
-        "metrics": dict(episode.metrics) if end else dict(_NO_METRICS),
-        "reward_components": dict(episode.reward_components) if end else dict(_NO_COMPONENTS),
-        "global_reward": float(episode.reward) if end else 0.0,
-        "supporting_title_recall": float(episode.supporting_title_recall or 0.0) if end else 0.0,
+        "episode_end": False,
+        "truncated": False,
+        "prediction": "",
+        "gold_answers": "[]",
+        "metrics": _NO_METRICS.copy(),
+        "reward_components": _NO_COMPONENTS.copy(),
+        "global_reward": 0.0,
+        "supporting_title_recall": 0.0,
         "n_supporting_titles": len(set(example.supporting_titles)),
-        "transition_rewards": _text(episode.transition_rewards() if end else []),
-        "transition_roles": _text([r.role for r in episode.records] if end else []),
+        "transition_rewards": "[]",
+        "transition_roles": "[]",
     }
+    if episode.pending is None:  # the end: what only the end knows
+        info.update({
+            "episode_end": True,
+            "truncated": episode.truncated,
+            "prediction": episode.prediction or "",
+            "gold_answers": _text(list(example.answers)),
+            "metrics": dict(episode.metrics or _NO_METRICS),
+            "reward_components": dict(episode.reward_components or _NO_COMPONENTS),
+            "global_reward": float(episode.reward or 0.0),
+            "supporting_title_recall": float(episode.supporting_title_recall or 0.0),
+            "transition_rewards": _text(episode.transition_rewards()),
+            "transition_roles": _text([r.role for r in episode.records]),
+        })
+    return info
 
 
 def decode(info: dict[str, Any]) -> dict[str, Any]:

@@ -7,9 +7,7 @@ and ``as`` (answer summarisation). Retrieval (``R``) belongs to the environment,
 
 from jade_env.roles.ids import (
     DIRECT_ORDER,
-    EXECUTOR_ROLES,
     MODULE_CODES,
-    MODULE_TO_ROLE,
     ROLES,
     SUB_MODULES,
     TOP_LEVEL_WORKFLOWS,
@@ -17,9 +15,7 @@ from jade_env.roles.ids import (
 
 __all__ = [
     "DIRECT_ORDER",
-    "EXECUTOR_ROLES",
     "MODULE_CODES",
-    "MODULE_TO_ROLE",
     "ROLES",
     "SUB_MODULES",
     "TOP_LEVEL_WORKFLOWS",

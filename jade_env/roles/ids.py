@@ -4,11 +4,9 @@ from __future__ import annotations
 
 #: agent ids, in the order PettingZoo lists them
 ROLES: tuple[str, ...] = ("planner", "qds", "qdp", "qr", "ds", "ag", "as")
-EXECUTOR_ROLES: tuple[str, ...] = ROLES[1:]
 
 #: the module codes a planner may use; R (retrieval) is run by the environment itself
 MODULE_CODES: tuple[str, ...] = ("QR", "QDS", "QDP", "R", "DS", "AG")
-MODULE_TO_ROLE: dict[str, str] = {"QR": "qr", "QDS": "qds", "QDP": "qdp", "DS": "ds", "AG": "ag"}
 
 #: a direct (non-decomposing) workflow is a sub-sequence of this order that ends in AG
 DIRECT_ORDER: tuple[str, ...] = ("QR", "R", "DS", "AG")

@@ -46,6 +46,8 @@ class EpisodeDriver:
 
     def advance(self, episodes: Sequence[EpisodeBase]) -> list[list[StepRecord]]:
         """Drive every episode until it is over or awaits the caller; returns, per episode, the executor's records."""
+        if len(episodes) == 1:
+            return [self.advance_one(episodes[0])]
         records: list[list[StepRecord]] = [[] for _ in episodes]
         while True:
             retrieved = self._retrieve(episodes)
@@ -53,6 +55,18 @@ class EpisodeDriver:
             for i, record in zip(playing, self._play([episodes[i] for i in playing]), strict=True):
                 records[i].append(record)
             if not retrieved and not playing:
+                return records
+
+    def advance_one(self, episode: EpisodeBase) -> list[StepRecord]:
+        """:meth:`advance` for one episode (the single env's step), without the batching bookkeeping."""
+        records: list[StepRecord] = []
+        while True:
+            pending = episode.pending
+            if isinstance(pending, RetrieveRequest):
+                episode.supply_hits(self.retrievers.for_example(episode.example).search([pending.query], pending.k)[0][: pending.k])
+            elif isinstance(pending, ActRequest) and pending.role not in self.controlled_roles:
+                records.extend(self._play([episode]))
+            else:
                 return records
 
     def _retrieve(self, episodes: Sequence[EpisodeBase]) -> bool:

@@ -117,6 +117,7 @@ class Episode(EpisodeBase):
 
     def __init__(self, example: Example, config: EngineConfig, token_counter: Callable[[str], int] | None = None) -> None:
         self.config = config
+        self.step_cap = config.max_steps
         self.nodes: list[tuple[str, str]] = []  # the global record of (sub-question, answer)
         self.workflows: list[tuple[int, tuple[str, ...]]] = []  # (depth, workflow) in the order chosen
         self._best_answer = ""
@@ -218,14 +219,11 @@ class Episode(EpisodeBase):
         return answer
 
     # ---------------------------------------------------------------- the step cap
-    def _advance(self, value: Any) -> None:
-        super()._advance(value)
-        if isinstance(self.pending, ActRequest) and self.counters.total_steps >= self.config.max_steps:
-            self._gen.close()  # the cap is reached: end now and score the best answer found so far
-            if self.counters.rounds == 0:
-                self.counters.rounds = 1 + len(self.nodes) if self.nodes else 1
-            self._finish(self._best_answer, truncated=True)
-            self.pending = None
+    def _truncate(self) -> None:
+        """``max_steps`` is reached: score the best answer found so far."""
+        if self.counters.rounds == 0:
+            self.counters.rounds = 1 + len(self.nodes) if self.nodes else 1
+        self._finish(self._best_answer, truncated=True)
 
 
 def _views(hits: Sequence[Hit]) -> tuple[DocumentView, ...]:

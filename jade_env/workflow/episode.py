@@ -103,12 +103,12 @@ class Counters:
         return {
             "rounds": self.rounds,
             "retrieval_calls": self.retrieval_calls,
-            "steps": dict(self.steps),
-            "invalid": dict(self.invalid),
-            "chars_read": dict(self.chars_read),
-            "chars_written": dict(self.chars_written),
-            "tokens_read": dict(self.tokens_read),
-            "tokens_written": dict(self.tokens_written),
+            "steps": self.steps.copy(),
+            "invalid": self.invalid.copy(),
+            "chars_read": self.chars_read.copy(),
+            "chars_written": self.chars_written.copy(),
+            "tokens_read": self.tokens_read.copy(),
+            "tokens_written": self.tokens_written.copy(),
         }
 
 
@@ -120,6 +120,8 @@ class EpisodeBase:
 
     #: the roles that may act in this kind of episode (the counters have one entry per role)
     roles: tuple[str, ...] = ()
+    #: a hard cap on agent steps: when a role would act beyond it, the episode is truncated (None: no cap)
+    step_cap: int | None = None
 
     def __init__(self, example: Example, reward: RewardConfig, token_counter: Callable[[str], int] | None = None) -> None:
         self.example = example
@@ -205,6 +207,15 @@ class EpisodeBase:
             self.pending = self._gen.send(value)
         except StopIteration:
             self.pending = None
+            return
+        if self.step_cap is not None and type(self.pending) is ActRequest and self.counters.total_steps >= self.step_cap:
+            self._gen.close()
+            self._truncate()
+            self.pending = None
+
+    def _truncate(self) -> None:  # pragma: no cover - only episodes with a step cap are truncated
+        """The step cap is reached: end the episode now."""
+        raise NotImplementedError
 
     def _judge(self, record: StepRecord, parsed: Any, fallback: Any, text: str | None) -> Any:
         """Apply a parse result to ``record``; return the parsed value, or the fallback with its penalty."""
