@@ -29,8 +29,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from jade_env.errors import RetrievalError
 from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever
 from jade_env.retrieval.jsonl_passages import JsonlPassages

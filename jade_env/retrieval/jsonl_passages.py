@@ -27,6 +27,7 @@ import json
 import mmap
 import os
 import warnings
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,6 +120,15 @@ def _non_blank(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
     return starts[keep]
 
 
+def _close(file, mapped) -> None:
+    if isinstance(mapped, mmap.mmap) and not mapped.closed:
+        try:
+            mapped.close()
+        except BufferError:  # a numpy view of it is still alive: the mapping goes with it
+            pass
+    file.close()
+
+
 class JsonlPassages:
     """The passages of a JSONL corpus, by row, memory-mapped (see the module docstring).
 
@@ -143,6 +153,7 @@ class JsonlPassages:
         self._file = self.path.open("rb")
         self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if stat.st_size else b""
         self._size = stat.st_size
+        self._closer = weakref.finalize(self, _close, self._file, self._map)
         self.offsets, self.hash = self._open_offsets()
 
     def __reduce__(self):
@@ -216,9 +227,7 @@ class JsonlPassages:
             yield self._passage(row)
 
     def close(self) -> None:
-        if isinstance(self._map, mmap.mmap) and not self._map.closed:
-            self._map.close()
-        self._file.close()
+        self._closer()
 
     def __repr__(self) -> str:
         return f"JsonlPassages({str(self.path)!r}, rows={len(self)}, hash={self.hash[:12]})"
