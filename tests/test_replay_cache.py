@@ -67,11 +67,21 @@ def test_a_corrupt_database_is_one_clear_error(bm25: BM25Retriever, tmp_path: Pa
         CachedRetriever(bm25, path).search(QUERIES, 5)
 
 
-def test_a_cache_written_before_checksums_still_replays(bm25: BM25Retriever, tmp_path: Path) -> None:
+def test_a_cache_written_before_checksums_is_upgraded_not_trusted(bm25: BM25Retriever, tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     fresh = recorded(bm25, path)
     with sqlite3.connect(path) as db:  # the schema of the previous version: no checksum column
-        db.execute("CREATE TABLE old AS SELECT retriever_id, corpus_hash, query, k, hits FROM retrievals")
+        db.execute("CREATE TABLE old (retriever_id TEXT NOT NULL, corpus_hash TEXT NOT NULL, query TEXT NOT NULL, k INTEGER NOT NULL, "
+                   "hits TEXT NOT NULL, PRIMARY KEY (retriever_id, corpus_hash, query, k))")
+        db.execute("INSERT INTO old SELECT retriever_id, corpus_hash, query, k, hits FROM retrievals")
         db.execute("DROP TABLE retrievals")
         db.execute("ALTER TABLE old RENAME TO retrievals")
-    assert CachedRetriever(bm25, path).search(QUERIES, 5) == fresh
+        db.execute("UPDATE retrievals SET hits = '[]' WHERE query = ?", (QUERIES[0],))  # undetectable without a checksum
+    def replay() -> CachedRetriever:
+        return CachedRetriever(None, path, replay_only=True, retriever_id=bm25.retriever_id, corpus_hash=bm25.corpus_hash)
+
+    with pytest.raises(RetrievalError, match="written before rows had checksums"):
+        replay().search(QUERIES, 5)
+    with pytest.warns(RuntimeWarning):
+        assert CachedRetriever(bm25, path).search(QUERIES, 5) == fresh  # recomputed and rewritten with checksums
+    assert replay().search(QUERIES, 5) == fresh

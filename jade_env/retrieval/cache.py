@@ -13,7 +13,8 @@ checksum (SHA-256 of its key and its hits), and its hits must be a list of at mo
 rewritten when there is an inner retriever (``repaired`` counts them, and a ``RuntimeWarning`` says
 so once), and raises a RetrievalError naming the file and the query under ``replay_only``. A file
 that is not an SQLite database, or whose pages are damaged, raises one RetrievalError naming it.
-Rows written before checksums existed (a NULL checksum) are checked by shape only.
+Rows written before checksums existed (a NULL checksum) cannot be verified: they are treated as
+damaged, so one run with the retriever rewrites them with checksums.
 
 A ``CachedRetriever`` pickles as its construction arguments (the inner retriever pickles as its own),
 and the copy opens its own connection to the same file.
@@ -130,14 +131,17 @@ class CachedRetriever(Retriever):
                 try:
                     if not isinstance(query, str) or not isinstance(hits, str):
                         raise CorruptRow("a column has the wrong type")
-                    if checksum is not None and checksum != row_checksum(self.retriever_id, self.corpus_hash, query, k, hits):
+                    if checksum is None:
+                        raise CorruptRow("it was written before rows had checksums, so it cannot be verified")
+                    if checksum != row_checksum(self.retriever_id, self.corpus_hash, query, k, hits):
                         raise CorruptRow("its checksum does not match its contents")
                     if query in keys:
                         found[keys[query]] = decode_hits(hits, k)
                 except CorruptRow as err:
                     if self.replay_only or self.inner is None:
                         raise RetrievalError(f"{self.path}: the recorded retrieval for query {str(query)[:80]!r} (k={k}) is "
-                                             f"damaged: {err}; delete the file or replay without replay_only") from None
+                                             f"damaged: {err}; run once with the retriever (not replay_only) to recompute "
+                                             "and rewrite it, or delete the file") from None
                     if not self.repaired:
                         warnings.warn(f"{self.path}: a damaged row ({err}) is recomputed and rewritten", RuntimeWarning, stacklevel=4)
                     self.repaired += 1
