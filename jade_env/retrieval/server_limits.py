@@ -131,10 +131,12 @@ def protocol_class(limits: ServerLimits) -> type:
             self.transport.abort()
 
         def send_400_response(self, msg: str) -> None:
+            body = json.dumps({"error": f"{msg.rstrip('.')}: expected an HTTP/1.1 request (headers of at most 64 KiB, "
+                                        "a valid Content-Length or chunked framing)"}).encode()
             output = self.conn.send(h11.Response(status_code=400, reason=b"Bad Request", headers=[
-                (b"content-type", b"application/json"), (b"connection", b"close")]))
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]))
             self.transport.write(output)
-            self.transport.write(self.conn.send(h11.Data(data=json.dumps({"error": f"{msg} (not HTTP/1.1)"}).encode())))
+            self.transport.write(self.conn.send(h11.Data(data=body)))
             self.transport.write(self.conn.send(h11.EndOfMessage()))
             self.transport.close()
 
