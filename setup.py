@@ -51,6 +51,8 @@ setup(
         "PyStemmer>=2.2",
         "pydantic>=2.5",
         "tqdm>=4.60",
+        # RemoteRetriever's transport (retriever="remote:..."): a deadline per call below every socket operation
+        "httpcore>=1.0,<2",
     ],
     extras_require=EXTRAS,
     entry_points={

@@ -16,7 +16,11 @@ otherwise              ``""``           ``""``
 The index (``index.faiss``) and a manifest (model, dimension, prefixes, corpus hash) are saved in a
 cache folder keyed by corpus hash and model, and reloaded; a folder whose manifest does not match
 raises :class:`~jade_env.errors.RetrievalError`. Encoding runs at about 36 passages/s on two CPU
-cores (DEPENDENCIES.md), so keep CPU corpora to about 20,000 passages.
+cores (DEPENDENCIES.md), so keep CPU corpora to about 20,000 passages. For a large corpus, or an index
+built elsewhere (Search-R1, FlashRAG), see :class:`~jade_env.retrieval.faiss_index.FaissIndexRetriever`.
+
+A ``DenseRetriever`` pickles as its construction arguments: the copy reloads the model and the saved
+index (an index kept in memory only, ``cache_dir=False``, travels serialised instead of being encoded again).
 """
 
 from __future__ import annotations
@@ -66,7 +70,9 @@ class DenseRetriever(Retriever):
 
     def __init__(self, corpus, model_name_or_path: str | None = None, cache_dir: str | os.PathLike | bool | None = None,
                  batch_size: int = 64, query_prefix: str | None = None, passage_prefix: str | None = None,
-                 device: str = "cpu", show_progress: bool = False) -> None:
+                 device: str = "cpu", show_progress: bool = False, _index_bytes: np.ndarray | None = None) -> None:
+        self._args = dict(corpus=corpus, model_name_or_path=model_name_or_path, cache_dir=cache_dir, batch_size=batch_size,
+                          query_prefix=query_prefix, passage_prefix=passage_prefix, device=device)
         try:
             import faiss
         except ImportError:
@@ -96,6 +102,9 @@ class DenseRetriever(Retriever):
             except RuntimeError as err:
                 raise RetrievalError(f"{self.index_dir}/index.faiss is unreadable ({err}); delete the folder to rebuild") from None
             return
+        if _index_bytes is not None:
+            self.index = faiss.deserialize_index(_index_bytes)
+            return
         vectors = self._encode([f"{self.passage_prefix}{p.title}. {p.text}" for p in self.passages], show_progress)
         self.index = faiss.IndexFlatIP(vectors.shape[1])
         self.index.add(vectors)
@@ -103,6 +112,10 @@ class DenseRetriever(Retriever):
             self.index_dir.mkdir(parents=True, exist_ok=True)
             faiss.write_index(self.index, str(self.index_dir / "index.faiss"))
             (self.index_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+    def __reduce__(self):
+        saved = self.index_dir is not None and (self.index_dir / "index.faiss").exists()
+        return (_restore, (self._args, None if saved else self.faiss.serialize_index(self.index)))
 
     def _encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True,
@@ -128,3 +141,7 @@ class DenseRetriever(Retriever):
                 hits.append(Hit(p.id, p.title, p.text, float(score), rank))
             out[i] = hits
         return out
+
+
+def _restore(args: dict, index_bytes: np.ndarray | None) -> DenseRetriever:
+    return DenseRetriever(**args, _index_bytes=index_bytes)

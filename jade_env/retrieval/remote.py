@@ -4,8 +4,11 @@
 protocol           request and response
 =================  ======================================================================================
 ``search_r1``      ``POST /retrieve`` ``{"queries": [...], "topk": k, "return_scores": true}`` ->
-                   ``{"result": [[{"document": {"id", "contents"}, "score"}, ...], ...]}`` (Search-R1's
-                   ``retrieval_server.py``; ``contents`` is ``"Title"\\ntext`` with the title quoted)
+                   ``{"result": [[{"document": {...}, "score"}, ...], ...]}``; with ``return_scores: false``
+                   the documents are not wrapped: ``{"result": [[{...}, ...], ...]}`` (Search-R1's
+                   ``search_r1/search/retrieval_server.py``). A document is the corpus row: ``{"id",
+                   "contents"}`` with ``contents`` = ``"Title"\\ntext`` for the Wikipedia-2018 dump, or, from
+                   Search-R1's BM25 server, ``{"title", "text", "contents"}`` with no id at all.
 ``jade_search``    ``POST /search`` ``{"questions": [...], "N": k}`` -> a list, per question, of documents;
                    a document is an object (``id``, ``title``, ``text`` or ``contents``, ``score``) or a
                    string ``"title\\ntext"``; the list may be wrapped as ``{"result": ...}`` or
@@ -14,57 +17,103 @@ protocol           request and response
                    one of these shapes is accepted (and ``jade-rag serve-retriever`` sends objects).
 =================  ======================================================================================
 
-Each request has a ``timeout``; a failed request (connection refused, timeout, HTTP 5xx or 429, a
-reply that is not JSON or not the expected shape or count) is retried ``retries`` times with
-exponential backoff, moving on to the next URL each time (fail-over), and then one
-:class:`~jade_env.errors.RetrievalError` names every URL with its last error. The total time is
-bounded by ``(retries + 1) * (timeout + backoff * 2**retries)``: never a hang.
+A document without an id (Search-R1's BM25 server sends none) gets a content id, ``"r"`` + the first
+16 hex digits of the SHA-1 of its ``contents``, so that ``info["retrieved_ids"]`` and the replay cache
+still name passages; a ``RuntimeWarning`` says so once per retriever.
+
+Time: every ``search`` call (and the construction, which asks our server's ``GET /info`` for its corpus
+hash) has one wall-clock **deadline**, ``deadline`` seconds, across every retry and fail-over; each
+attempt also stops after ``timeout`` seconds. Both are enforced below every socket operation (connect,
+each write, each read), so a server that trickles one byte a second cannot stretch a call past its
+deadline: it fails within the deadline plus the one read in progress. A failed attempt (connection
+refused, timeout, HTTP 5xx or 429, a reply that is not JSON or not the expected shape or count) is
+retried ``retries`` times with exponential backoff, moving on to the next URL each time (fail-over:
+list several replicas of one index), and then one :class:`~jade_env.errors.RetrievalError` names
+every URL with its last error. The default deadline, ``(retries + 1) * timeout`` plus the backoffs,
+is the bound earlier versions only promised.
+
+Transport: httpcore (encode's HTTP/1.1 engine under httpx, a core dependency: pure Python, with h11).
+It keeps connections alive between calls (one TCP handshake per worker, not per call) and exposes
+its socket layer as a public ``NetworkBackend``, which is where the deadline is enforced. httpx itself
+adds nothing here: its timeouts, like urllib's, apply per socket read, so neither bounds a trickle.
+Connections are per process (re-opened after ``fork``); the retriever pickles as its construction
+arguments, so env copies and spawned workers reconnect instead of sharing sockets.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
+import threading
 import time
-import urllib.error
-import urllib.request
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from jade_env.errors import RetrievalError
 from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever
+from jade_env.retrieval.jsonl_passages import split_contents
 
 PROTOCOLS = ("search_r1", "jade_search")
+#: the largest reply read (a bigger one is a junk reply): 256 queries x k=100 x ~1 KB passages is ~26 MB
+MAX_REPLY_BYTES = 128 << 20
+_WRITE_CHUNK = 64 << 10
 
 
 class JunkReply(ValueError):
     """The server answered, but not with what the protocol promises."""
 
 
-def _split_contents(contents: str) -> tuple[str, str]:
-    title, _, text = contents.partition("\n")
-    title = title.strip()
-    if len(title) >= 2 and title[0] == title[-1] == '"':
-        title = title[1:-1]
-    return title, text
+class DeadlineExceeded(TimeoutError):
+    """The call's wall-clock deadline passed during a socket operation."""
 
 
-def _hit(doc: Any, score: Any, rank: int) -> Hit:
+def content_id(contents: str) -> str:
+    """The id given to a document that came without one: ``"r"`` + 16 hex digits of SHA-1 of its contents."""
+    return "r" + hashlib.sha1(contents.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _text_field(doc: dict, key: str) -> str | None:
+    value = doc.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise JunkReply(f'a document\'s "{key}" is {type(value).__name__}, expected a string')
+
+
+def _hit(doc: Any, score: Any, rank: int) -> tuple[Hit, bool]:
+    """One hit, and whether its id had to be made from its contents."""
     if isinstance(doc, str):
-        title, text = _split_contents(doc)
-        return Hit("r" + hashlib.sha1(doc.encode("utf-8")).hexdigest()[:16], title, text, float(score or 0.0), rank)
+        title, text = split_contents(doc)
+        return Hit(content_id(doc), title, text, _score(score), rank), True
     if not isinstance(doc, dict):
         raise JunkReply(f"a document is {type(doc).__name__}, expected an object or a string")
-    if "contents" in doc and "title" not in doc:
-        title, text = _split_contents(str(doc["contents"]))
-    else:
-        title, text = str(doc.get("title", "")), str(doc.get("text", doc.get("contents", "")))
-    s = doc.get("score", score)
-    return Hit(str(doc.get("id", doc.get("docid", ""))), title, text, float(s) if s is not None else 0.0, rank)
+    contents, title, text = _text_field(doc, "contents"), _text_field(doc, "title"), _text_field(doc, "text")
+    if title is None:
+        if contents is None:
+            raise JunkReply('a document has neither "title" nor "contents"')
+        title, text = split_contents(contents)
+    elif text is None:
+        text = split_contents(contents)[1] if contents is not None else ""
+    raw_id = doc.get("id", doc.get("docid"))
+    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int | type(None)):
+        raise JunkReply(f"a document id is {type(raw_id).__name__}, expected a string or an integer")
+    made = raw_id is None or raw_id == ""
+    pid = content_id(contents if contents is not None else f"{title}\n{text}") if made else str(raw_id)
+    return Hit(pid, title, text, _score(doc.get("score", score)), rank), made
 
 
-def parse_reply(protocol: str, reply: Any, n_queries: int) -> list[list[Hit]]:
-    """Hits per query from a server reply, or JunkReply."""
+def _score(value: Any) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise JunkReply(f"a score is {type(value).__name__}, expected a number")
+    return float(value)
+
+
+def parse_reply(protocol: str, reply: Any, n_queries: int) -> tuple[list[list[Hit]], int]:
+    """Hits per query from a server reply, and how many documents came without an id; or JunkReply."""
     if protocol == "search_r1":
         if not isinstance(reply, dict) or not isinstance(reply.get("result"), list):
             raise JunkReply('expected {"result": [...]}')
@@ -75,93 +124,237 @@ def parse_reply(protocol: str, reply: Any, n_queries: int) -> list[list[Hit]]:
             raise JunkReply("expected a list of documents per question")
     if len(lists) != n_queries:
         raise JunkReply(f"{len(lists)} result lists for {n_queries} queries")
-    out = []
+    out, no_id = [], 0
     for docs in lists:
         if not isinstance(docs, list):
             raise JunkReply("a result list is not a list")
         hits = []
         for rank, item in enumerate(docs):
-            if protocol == "search_r1" and isinstance(item, dict) and "document" in item:
-                hits.append(_hit(item["document"], item.get("score"), rank))
+            if protocol == "search_r1" and isinstance(item, dict) and isinstance(item.get("document"), dict | str):
+                hit, made = _hit(item["document"], item.get("score"), rank)
             else:
-                hits.append(_hit(item, None, rank))
+                hit, made = _hit(item, None, rank)
+            hits.append(hit)
+            no_id += made
         out.append(hits)
-    return out
+    return out, no_id
 
 
-def _server_message(err: urllib.error.HTTPError) -> str:
-    """The server's own explanation of an HTTP error, when it sent one as JSON."""
+# ----------------------------------------------------------------------------- the deadline transport
+class _Deadlines(threading.local):
+    """The deadline of the request the current thread is making (``time.monotonic()`` seconds)."""
+
+    at: float = math.inf
+
+    def left(self, timeout: float | None, kind: str) -> float:
+        remaining = self.at - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded(f"deadline passed while waiting to {kind}")
+        return remaining if timeout is None else min(timeout, remaining)
+
+
+def _transport(deadlines: _Deadlines):
+    """A ``httpcore.ConnectionPool`` whose every socket operation ends by the calling thread's deadline."""
     try:
-        body = json.loads(err.read()[:4096])
-    except (ValueError, OSError):
-        return ""
-    message = body.get("error") or body.get("detail") if isinstance(body, dict) else None
-    return f" ({str(message)[:200]})" if message else ""
+        import httpcore
+    except ImportError:  # pragma: no cover - a core dependency
+        raise RetrievalError("RemoteRetriever needs httpcore: pip install httpcore") from None
+
+    class Stream(httpcore.NetworkStream):
+        def __init__(self, inner: httpcore.NetworkStream) -> None:
+            self.inner = inner
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self.inner.read(max_bytes, deadlines.left(timeout, "read"))
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            view = memoryview(buffer)
+            for start in range(0, len(view), _WRITE_CHUNK):  # so that a server that reads slowly meets the deadline too
+                self.inner.write(bytes(view[start: start + _WRITE_CHUNK]), deadlines.left(timeout, "write"))
+
+        def close(self) -> None:
+            self.inner.close()
+
+        def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+            return Stream(self.inner.start_tls(ssl_context, server_hostname, deadlines.left(timeout, "start TLS")))
+
+        def get_extra_info(self, info: str) -> Any:
+            return self.inner.get_extra_info(info)
+
+    class Backend(httpcore.NetworkBackend):
+        def __init__(self) -> None:
+            self.inner = httpcore.SyncBackend()
+
+        def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+            return Stream(self.inner.connect_tcp(host, port, deadlines.left(timeout, "connect"), local_address, socket_options))
+
+        def connect_unix_socket(self, path, timeout=None, socket_options=None):  # pragma: no cover - not used
+            return Stream(self.inner.connect_unix_socket(path, deadlines.left(timeout, "connect"), socket_options))
+
+        def sleep(self, seconds: float) -> None:  # pragma: no cover - retries are ours, not httpcore's
+            time.sleep(seconds)
+
+    # the server closes idle connections after 5 s (uvicorn's keep-alive); give them back sooner
+    return httpcore.ConnectionPool(network_backend=Backend(), max_connections=64, max_keepalive_connections=16,
+                                   keepalive_expiry=4.0, retries=0)
+
+
+class HTTPStatusError(Exception):
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(status)
+        self.status, self.body = status, body
+
+    def describe(self) -> str:
+        try:
+            body = json.loads(self.body[:4096])
+        except ValueError:
+            body = None
+        message = (body.get("error") or body.get("detail")) if isinstance(body, dict) else None
+        return f"HTTP {self.status}" + (f" ({str(message)[:200]})" if message else "")
 
 
 class RemoteRetriever(Retriever):
-    """A retrieval server (or several, with fail-over) behind the batched interface."""
+    """A retrieval server (or several, with fail-over) behind the batched interface (see the module docstring)."""
 
     def __init__(self, urls: str | Sequence[str], protocol: str = "search_r1", timeout: float = 10.0, retries: int = 3,
-                 backoff: float = 0.25, corpus_hash: str | None = None, max_batch: int = 256) -> None:
+                 backoff: float = 0.25, corpus_hash: str | None = None, max_batch: int = 256,
+                 deadline: float | None = None) -> None:
         self.urls = [urls] if isinstance(urls, str) else list(urls)
-        if not self.urls:
-            raise RetrievalError("RemoteRetriever needs at least one server URL")
+        if not self.urls or not all(isinstance(u, str) and u for u in self.urls):
+            raise RetrievalError(f"RemoteRetriever needs at least one server URL, got {urls!r}")
         if protocol not in PROTOCOLS:
             raise RetrievalError(f"protocol {protocol!r} is unknown; expected one of {', '.join(PROTOCOLS)}")
-        self.protocol, self.timeout, self.retries, self.backoff = protocol, timeout, retries, backoff
+        for name, value in (("timeout", timeout), ("backoff", backoff), ("deadline", deadline)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+                                      or value < 0 or (value == 0 and name != "backoff")):
+                raise RetrievalError(f"RemoteRetriever: {name}={value!r}; expected a finite number of seconds above 0")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise RetrievalError(f"RemoteRetriever: retries={retries!r}; expected an integer >= 0")
+        self.protocol, self.timeout, self.retries, self.backoff = protocol, float(timeout), retries, float(backoff)
         self.max_batch = max_batch
+        self.deadline = float(deadline) if deadline is not None else (
+            (retries + 1) * self.timeout + sum(self.backoff * 2 ** i for i in range(max(0, retries + 1 - len(self.urls)))))
+        self._deadlines = _Deadlines()
+        self._pool: Any = None
+        self._pid = -1
+        self._lock = threading.Lock()
+        self._warned_ids = False
         self.retriever_id = f"remote:{protocol}:{','.join(self.urls)}"
         self.corpus_hash = corpus_hash or self._server_corpus_hash() or "remote:unknown"
 
+    def __reduce__(self):
+        return (RemoteRetriever, (self.urls, self.protocol, self.timeout, self.retries, self.backoff, self.corpus_hash,
+                                  self.max_batch, self.deadline))
+
+    # ------------------------------------------------------------------ transport
+    def _connections(self) -> Any:
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():  # a forked child must not share its parent's sockets
+                self._pool, self._pid = _transport(self._deadlines), os.getpid()
+            return self._pool
+
+    def _request(self, method: str, url: str, body: bytes | None, until: float) -> bytes:
+        """The body of a 2xx reply to one request, all of it by ``until`` (monotonic seconds)."""
+        import httpcore
+
+        self._deadlines.at = until
+        timeout = max(until - time.monotonic(), 0.001)
+        headers = [("Accept", "application/json")] + ([("Content-Type", "application/json")] if body is not None else [])
+        try:
+            with self._connections().stream(method, url, headers=headers, content=body,
+                                            extensions={"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)}) as response:
+                chunks, size = [], 0
+                for chunk in response.iter_stream():
+                    size += len(chunk)
+                    if size > MAX_REPLY_BYTES:
+                        raise JunkReply(f"the reply is over {MAX_REPLY_BYTES >> 20} MiB")
+                    chunks.append(chunk)
+                    if time.monotonic() > until:
+                        raise DeadlineExceeded("deadline passed while reading the reply")
+                data = b"".join(chunks)
+        except httpcore.TimeoutException as err:
+            raise DeadlineExceeded(str(err) or "timed out") from None
+        finally:
+            self._deadlines.at = math.inf
+        if response.status >= 300:
+            raise HTTPStatusError(response.status, data)
+        return data
+
+    def _base(self, url: str) -> str:
+        return url.rstrip("/").removesuffix("/retrieve").removesuffix("/search")
+
     def _endpoint(self, url: str) -> str:
-        base = url.rstrip("/")
-        path = "/retrieve" if self.protocol == "search_r1" else "/search"
-        return base if base.endswith(path) else base + path
+        return self._base(url) + ("/retrieve" if self.protocol == "search_r1" else "/search")
 
     def _server_corpus_hash(self) -> str | None:
         """Our own server reports its corpus hash at ``GET /info``; other servers do not (then ``None``)."""
+        call_ends = time.monotonic() + self.deadline
         for url in self.urls:
-            base = url.rstrip("/").removesuffix("/retrieve").removesuffix("/search")
+            until = min(time.monotonic() + min(self.timeout, 2.0), call_ends)
+            if until <= time.monotonic():
+                break
             try:
-                with urllib.request.urlopen(base + "/info", timeout=min(self.timeout, 2.0)) as response:
-                    return str(json.loads(response.read()).get("corpus_hash")) or None
-            except (OSError, ValueError, urllib.error.URLError):
+                found = json.loads(self._request("GET", self._base(url) + "/info", None, until)).get("corpus_hash")
+            except Exception:  # noqa: BLE001 - any failure means "no corpus hash from this server"
                 continue
+            if isinstance(found, str) and found:
+                return found
         return None
 
-    def _post(self, url: str, body: dict) -> Any:
-        data = json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(self._endpoint(url), data=data, headers={"Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            return json.loads(response.read().decode("utf-8"))
-
-    def _search_batch(self, queries: list[str], k: int) -> list[list[Hit]]:
-        body = ({"queries": queries, "topk": k, "return_scores": True} if self.protocol == "search_r1"
-                else {"questions": queries, "N": k})
+    # ------------------------------------------------------------------ search
+    def _search_batch(self, queries: list[str], k: int, call_ends: float) -> list[list[Hit]]:
+        body = json.dumps({"queries": queries, "topk": k, "return_scores": True} if self.protocol == "search_r1"
+                          else {"questions": queries, "N": k}).encode("utf-8", "surrogatepass")
         errors: dict[str, str] = {}
+        started = time.monotonic()
+        attempts = 0
         for attempt in range(self.retries + 1):
             url = self.urls[attempt % len(self.urls)]
             if attempt >= len(self.urls):
-                time.sleep(self.backoff * 2 ** (attempt - len(self.urls)))
+                time.sleep(max(0.0, min(self.backoff * 2 ** (attempt - len(self.urls)), call_ends - time.monotonic())))
+            now = time.monotonic()
+            if now >= call_ends:
+                errors.setdefault(url, "not tried: the deadline had passed")
+                break
+            attempts += 1
             try:
-                return parse_reply(self.protocol, self._post(url, body), len(queries))
-            except urllib.error.HTTPError as err:
-                errors[url] = f"HTTP {err.code} {err.reason}{_server_message(err)}"
-                if 400 <= err.code < 500 and err.code != 429:
+                data = self._request("POST", self._endpoint(url), body, min(now + self.timeout, call_ends))
+                hits, no_id = parse_reply(self.protocol, json.loads(data), len(queries))
+            except HTTPStatusError as err:
+                errors[url] = err.describe()
+                if 400 <= err.status < 500 and err.status != 429:
                     break  # the request itself is wrong: no other server will take it either
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
-                errors[url] = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
-            except (ValueError, JunkReply) as err:
+                continue
+            except DeadlineExceeded as err:
+                errors[url] = f"no complete reply in time ({err})"
+                continue
+            except (ValueError, JunkReply) as err:  # json's errors are ValueErrors
                 errors[url] = f"junk reply ({err})"
+                continue
+            except Exception as err:  # noqa: BLE001 - connection refused/reset, protocol errors: try the next server
+                errors[url] = f"{type(err).__name__}: {err}"
+                continue
+            if no_id and not self._warned_ids:
+                self._warned_ids = True
+                warnings.warn(f"{url} sent {no_id} document(s) without an id; they are named by a hash of their contents "
+                              "(\"r\" + 16 hex digits of SHA-1)", RuntimeWarning, stacklevel=3)
+            return hits
         detail = "; ".join(f"{u}: {e}" for u, e in errors.items())
-        raise RetrievalError(f"retrieval failed after {self.retries + 1} attempt(s) over {len(self.urls)} server(s): {detail}")
+        raise RetrievalError(f"retrieval failed after {attempts} attempt(s) over {len(self.urls)} server(s) in "
+                             f"{time.monotonic() - started:.1f} s (deadline {self.deadline:g} s per call): {detail}")
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
         queries = [(q if isinstance(q, str) else "")[:MAX_QUERY_CHARS] for q in queries]
         if k <= 0 or not queries:
             return [[] for _ in queries]
+        call_ends = time.monotonic() + self.deadline
         out: list[list[Hit]] = []
         for start in range(0, len(queries), self.max_batch):
-            out.extend(self._search_batch(queries[start: start + self.max_batch], k))
+            out.extend(self._search_batch(queries[start: start + self.max_batch], k, call_ends))
         return out
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None and self._pid == os.getpid():
+            pool.close()

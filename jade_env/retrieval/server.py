@@ -1,26 +1,98 @@
 """Our retrieval server: both protocols of :mod:`jade_env.retrieval.remote` over any of our retrievers.
 
 Routes: ``POST /retrieve`` (Search-R1), ``POST /search`` (the JADE authors' form), ``GET /health``,
-``GET /info`` (retriever id, corpus hash, number of passages). Built on FastAPI and uvicorn (extra
-``server``). It binds 127.0.0.1 unless told otherwise.
+``GET /info`` (retriever id, corpus hash, number of passages, limits, counters). Built on FastAPI and
+uvicorn (extra ``server``). It binds 127.0.0.1 unless told otherwise. Request and reply bodies are
+pydantic models, so ``GET /openapi.json`` (and ``/docs``) describe them.
 
-Limits, each answered with a clear JSON error: a body over ``max_body_bytes`` (413), more than
-``max_queries`` queries or ``k`` above ``max_k`` (422), a query over 10,000 characters is cut, as the
-retrievers do. Concurrent requests are batched: requests that arrive within ``batch_window`` seconds
-of each other are answered by one ``search`` call (run in a worker thread, so the event loop stays
-free), which is what makes a server shared by many rollout workers cheap.
+``/retrieve`` behaves as Search-R1's ``retrieval_server.py``: ``topk`` missing, ``null`` or ``0``
+means the server's default (``default_k``, 3 as in Search-R1's launch script); ``return_scores:
+false`` (its default) gives the documents unwrapped, ``true`` wraps each as ``{"document", "score"}``.
+A document is ``{"id", "title", "text", "contents"}``: Search-R1's corpus row ``{"id", "contents"}``
+plus the ``title`` and ``text`` its BM25 server adds. ``contents`` is ``title\\ntext`` with the
+title quoted only when the corpus quotes it (``quote_titles``; ``jade-rag serve-retriever`` reads
+that off the corpus file, e.g. the Wikipedia-2018 dump writes ``"Title"``): a title is never quoted
+twice, nor quoted where the corpus did not.
+
+Limits (:mod:`jade_env.retrieval.server_limits`), each answered with a JSON ``{"error": ...}``: a body
+over ``max_body_bytes`` (413, chunked bodies included, checked while they arrive), a request not
+complete within ``read_timeout`` (408), more than ``max_in_flight`` requests for ``queue_timeout``
+seconds (503), more than ``max_queries`` queries, ``k`` above ``max_k`` or queries x k above
+``max_hits`` (422), JSON that cannot be read, nested too deeply included (400), and any failure
+(500). A query over 10,000 characters is cut, as the retrievers do. The analyzer's word cache is
+bounded in bytes (``max_cache_bytes``). Concurrent requests are batched: requests that arrive within
+``batch_window`` seconds of each other are answered by one ``search`` call (run in a worker thread,
+so the event loop stays free), which is what makes a server shared by many rollout workers cheap.
 """
 
-# no `from __future__ import annotations` here: FastAPI reads the handlers' annotations at run time
+# no `from __future__ import annotations` here: FastAPI and pydantic read the annotations at run time
 import asyncio
-import json
+import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from jade_env.errors import RetrievalError
 from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever
+from jade_env.retrieval.bounded_cache import ByteBoundedDict
+from jade_env.retrieval.server_limits import RequestLimits, ServerLimits, protocol_class
 
 
+# ----------------------------------------------------------------------------- the wire format
+class RetrieveRequest(BaseModel):
+    """Search-R1's ``QueryRequest``."""
+
+    queries: list[str] = Field(description="the queries, answered in order")
+    topk: int | None = Field(None, description="passages per query; null or 0: the server's default_k")
+    return_scores: bool = Field(False, description='wrap each document as {"document", "score"}')
+
+
+class SearchRequest(BaseModel):
+    """The ``/search`` form: ``{"questions": [...], "N": k}``."""
+
+    questions: list[str]
+    N: int | None = Field(None, description="passages per question; null or 0: the server's default_k")
+
+
+class Document(BaseModel):
+    id: str
+    title: str
+    text: str
+    contents: str = Field(description='"title\\ntext", the title quoted as the corpus quotes it')
+
+
+class ScoredDocument(BaseModel):
+    document: Document
+    score: float
+
+
+class RetrieveResponse(BaseModel):
+    result: list[list[ScoredDocument]] | list[list[Document]] = Field(
+        description="per query, best first; scored documents when return_scores is true")
+
+
+class SearchDocument(Document):
+    score: float
+
+
+class ErrorResponse(BaseModel):
+    error: str
+
+
+class Info(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    retriever_id: str
+    corpus_hash: str
+    passages: int | None
+    batched_calls: int
+    limits: dict[str, float]
+    refused: dict[str, int]
+    cache_bytes: int
+
+
+# ----------------------------------------------------------------------------- batching
 @dataclass
 class _Pending:
     queries: list[str]
@@ -65,6 +137,9 @@ class MicroBatcher:
                     batch.append(await asyncio.wait_for(self.queue.get(), remaining))
                 except TimeoutError:
                     break
+            batch = [p for p in batch if not p.future.done()]  # a request whose client left is not searched
+            if not batch:
+                continue
             queries = [q for p in batch for q in p.queries]
             k = max(p.k for p in batch)
             self.calls += 1
@@ -83,99 +158,156 @@ class MicroBatcher:
                     p.future.set_result(part)
 
 
-def create_app(retriever: Retriever, n_passages: int | None = None, max_queries: int = 1024, max_k: int = 100,
-               max_body_bytes: int = 4 << 20, batch_window: float = 0.005):
-    """The FastAPI application serving ``retriever``."""
+# ----------------------------------------------------------------------------- memory
+def bound_caches(retriever: Retriever, max_bytes: int) -> list[ByteBoundedDict]:
+    """Replace the word memo of the retriever's analyzer (BM25) by a :class:`ByteBoundedDict` of ``max_bytes``.
+
+    The analyzer caps its memo by entries (:mod:`jade_env.retrieval.analysis`); fed by queries from
+    outside, that is unbounded in bytes. Found by duck typing (``analyzer._cache``, on the retriever
+    or on the one it wraps); a retriever without one has no memo to bound.
+    """
+    bounded = []
+    seen: set[int] = set()
+    for owner in (retriever, getattr(retriever, "inner", None)):
+        analyzer = getattr(owner, "analyzer", None)
+        memo = getattr(analyzer, "_cache", None)
+        if analyzer is None or id(analyzer) in seen or not isinstance(memo, dict):
+            continue
+        seen.add(id(analyzer))
+        if not isinstance(memo, ByteBoundedDict):
+            memo = ByteBoundedDict(max_bytes, memo.items())
+            analyzer._cache = memo
+        bounded.append(memo)
+    return bounded
+
+
+def contents_of(hit: Hit, quote_titles: bool) -> str:
+    return f'"{hit.title}"\n{hit.text}' if quote_titles else f"{hit.title}\n{hit.text}"
+
+
+# ----------------------------------------------------------------------------- the application
+def create_app(retriever: Retriever, n_passages: int | None = None, limits: ServerLimits | None = None,
+               batch_window: float = 0.005, quote_titles: bool = False, **limit_overrides: Any):
+    """The ASGI application serving ``retriever`` (FastAPI, wrapped in :class:`RequestLimits`)."""
     try:
-        from fastapi import FastAPI, Request
+        from fastapi import FastAPI
+        from fastapi.exceptions import RequestValidationError
         from fastapi.responses import JSONResponse
+        from starlette.exceptions import HTTPException as StarletteHTTPException
     except ImportError:
         raise RetrievalError("the retrieval server needs FastAPI and uvicorn: pip install 'jade-env[server]'") from None
-
+    limits = dataclasses.replace(limits or ServerLimits(), **limit_overrides)
     batcher = MicroBatcher(retriever, window=batch_window)
-    app = FastAPI(title="jade_env retrieval server")
-    app.state.batcher = batcher
+    memos = bound_caches(retriever, limits.max_cache_bytes)
 
-    @app.on_event("startup")
-    async def _start() -> None:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
         await batcher.start()
-
-    @app.on_event("shutdown")
-    async def _stop() -> None:
+        yield
         await batcher.stop()
+
+    app = FastAPI(title="jade_env retrieval server", version="2", lifespan=lifespan,
+                  description="Search-R1's /retrieve and the /search form over one of jade_env's retrievers.")
+    app.state.batcher = batcher
+    errors = {status: {"model": ErrorResponse} for status in (400, 408, 413, 422, 500, 503)}
+    guard = RequestLimits(app, limits)
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse(status_code=status, content={"error": message})
 
-    async def read(request: Request, list_key: str, k_key: str) -> tuple[list[str], int] | JSONResponse:
-        length = int(request.headers.get("content-length") or 0)
-        if length > max_body_bytes:
-            return error(413, f"request body of {length} bytes; at most {max_body_bytes}")
-        body = await request.body()
-        if len(body) > max_body_bytes:
-            return error(413, f"request body of {len(body)} bytes; at most {max_body_bytes}")
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            return error(422, "the body is not JSON")
-        if not isinstance(payload, dict):
-            return error(422, f'expected a JSON object with "{list_key}" and "{k_key}"')
-        queries = payload.get(list_key)
-        if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
-            return error(422, f'"{list_key}" must be a list of strings')
-        if len(queries) > max_queries:
-            return error(422, f"{len(queries)} queries in one request; at most {max_queries}")
-        k = payload.get(k_key, 10)
-        if isinstance(k, bool) or not isinstance(k, int) or k < 0 or k > max_k:
-            return error(422, f'"{k_key}" must be an integer from 0 to {max_k}, got {k!r}')
-        return [q[:MAX_QUERY_CHARS] for q in queries], k
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for e in exc.errors()[:5]:
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "the body"
+            if e.get("type") == "json_invalid":
+                problems.append(f"the body is not valid JSON ({e.get('ctx', {}).get('error', e.get('msg'))})")
+            elif where == "the body":
+                problems.append(f"the body must be a JSON object ({e.get('msg')}); send Content-Type: application/json")
+            else:
+                problems.append(f'"{where}": {e.get("msg")}')
+        return error(422, "; ".join(problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request, exc: StarletteHTTPException) -> JSONResponse:
+        message = str(exc.detail)
+        if isinstance(exc.__cause__, RecursionError):
+            message = "the body's JSON nests too deeply to read"
+        elif exc.status_code == 400 and exc.__cause__ is not None:
+            message = f"the body cannot be read as JSON ({type(exc.__cause__).__name__})"
+        return error(exc.status_code, message)
+
+    def checked_k(k: int | None, name: str, n: int) -> int | JSONResponse:
+        k = k or limits.default_k  # Search-R1: `if not request.topk: request.topk = config.retrieval_topk`
+        if k < 0 or k > limits.max_k:
+            return error(422, f'"{name}" must be an integer from 0 to {limits.max_k}, got {k}')
+        if n > limits.max_queries:
+            return error(422, f"{n} queries in one request; at most {limits.max_queries}")
+        if n * k > limits.max_hits:
+            return error(422, f"{n} queries x {name}={k} is {n * k} passages in one reply; at most {limits.max_hits}")
+        return k
 
     async def run(queries: list[str], k: int) -> list[list[Hit]] | JSONResponse:
-        if not queries or k == 0:
-            return [[] for _ in queries]
+        if not queries:
+            return []
         try:
-            return await batcher.search(queries, k)
+            return await batcher.search([q[:MAX_QUERY_CHARS] for q in queries], k)
         except Exception as err:
             return error(500, f"retrieval failed: {type(err).__name__}: {err}")
 
-    @app.post("/retrieve")
-    async def retrieve(request: Request) -> Any:
-        got = await read(request, "queries", "topk")
-        if isinstance(got, JSONResponse):
-            return got
-        results = await run(*got)
+    @app.post("/retrieve", response_model=RetrieveResponse, responses=errors)
+    async def retrieve(request: RetrieveRequest) -> Any:
+        """Search-R1's endpoint (see the module docstring for ``topk`` and ``return_scores``)."""
+        k = checked_k(request.topk, "topk", len(request.queries))
+        if isinstance(k, JSONResponse):
+            return k
+        results = await run(request.queries, k)
         if isinstance(results, JSONResponse):
             return results
-        return {"result": [[{"document": {"id": h.id, "contents": f'"{h.title}"\n{h.text}'}, "score": h.score} for h in hits]
-                           for hits in results]}
 
-    @app.post("/search")
-    async def search(request: Request) -> Any:
-        got = await read(request, "questions", "N")
-        if isinstance(got, JSONResponse):
-            return got
-        results = await run(*got)
+        def doc(h: Hit) -> dict:
+            return {"id": h.id, "title": h.title, "text": h.text, "contents": contents_of(h, quote_titles)}
+
+        if request.return_scores:
+            result = [[{"document": doc(h), "score": h.score} for h in hits] for hits in results]
+        else:
+            result = [[doc(h) for h in hits] for hits in results]
+        return JSONResponse({"result": result})
+
+    @app.post("/search", response_model=list[list[SearchDocument]], responses=errors)
+    async def search(request: SearchRequest) -> Any:
+        """The JADE authors' form: per question, a list of documents with their scores."""
+        k = checked_k(request.N, "N", len(request.questions))
+        if isinstance(k, JSONResponse):
+            return k
+        results = await run(request.questions, k)
         if isinstance(results, JSONResponse):
             return results
-        return [[{"id": h.id, "title": h.title, "text": h.text, "contents": f"{h.title}\n{h.text}", "score": h.score}
-                 for h in hits] for hits in results]
+        return JSONResponse([[{"id": h.id, "title": h.title, "text": h.text, "contents": contents_of(h, quote_titles),
+                               "score": h.score} for h in hits] for hits in results])
 
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/info")
+    @app.get("/info", response_model=Info)
     async def info() -> dict[str, Any]:
         return {"retriever_id": retriever.retriever_id, "corpus_hash": retriever.corpus_hash, "passages": n_passages,
-                "batched_calls": batcher.calls}
+                "batched_calls": batcher.calls, "limits": dataclasses.asdict(limits), "refused": guard.refused,
+                "cache_bytes": sum(m.bytes for m in memos), "cache_clears": sum(m.clears for m in memos)}
 
-    return app
+    guard.fastapi = app
+    return guard
 
 
-def serve(retriever: Retriever, host: str = "127.0.0.1", port: int = 8000, n_passages: int | None = None, **limits: Any) -> None:
+def serve(retriever: Retriever, host: str = "127.0.0.1", port: int = 8000, n_passages: int | None = None,
+          limits: ServerLimits | None = None, batch_window: float = 0.005, quote_titles: bool = False, **limit_overrides: Any) -> None:
     """Run the server until interrupted."""
     try:
         import uvicorn
     except ImportError:
         raise RetrievalError("the retrieval server needs FastAPI and uvicorn: pip install 'jade-env[server]'") from None
-    uvicorn.run(create_app(retriever, n_passages=n_passages, **limits), host=host, port=port, log_level="warning")
+    limits = dataclasses.replace(limits or ServerLimits(), **limit_overrides)
+    app = create_app(retriever, n_passages=n_passages, limits=limits, batch_window=batch_window, quote_titles=quote_titles)
+    uvicorn.run(app, host=host, port=port, log_level="warning", http=protocol_class(limits), lifespan="on",
+                timeout_keep_alive=limits.keep_alive, h11_max_incomplete_event_size=64 << 10)
