@@ -167,12 +167,12 @@ def test_served_search_r1_index_behind_a_jadeRAG_env(flat_index: Path, wiki_json
         obs, info = env.reset(seed=0, options={"index": 0})
         assert env.unwrapped.retrievers.corpus_hash == ExternalCorpus(wiki_jsonl).hash
         obs, reward, terminated, truncated, info = env.step("<workflow>R,AG</workflow>")
+        retrieved = json.loads(info["retrieved_ids"])  # R ran right after the planner's step
+        assert len(retrieved) == env.unwrapped.config.top_k and all(i.isdigit() and int(i) < N_PASSAGES for i in retrieved)
         for _ in range(5):
             if terminated or truncated:
                 break
             obs, reward, terminated, truncated, info = env.step("<answer>1972</answer>")
-            if info["retrieved_ids"]:
-                assert all(i.isdigit() and int(i) < N_PASSAGES for i in info["retrieved_ids"])
         assert terminated or truncated
         assert info["counters"]["retrieval_calls"] == 1
         env.close()

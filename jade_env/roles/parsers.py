@@ -39,7 +39,7 @@ MAX_QUERY_WORDS = 100
 MAX_ANSWER_WORDS = 40
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Parsed(Generic[T]):
     """A parse result: the value when ``valid``, else ``None`` and a message saying what was wrong."""
 

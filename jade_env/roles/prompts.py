@@ -29,7 +29,7 @@ MODULE_DESCRIPTIONS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DocumentView:
     """A retrieved document as shown to a role."""
 
@@ -38,7 +38,7 @@ class DocumentView:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RoleView:
     """Everything a role is shown at one step; the prompt is rendered from it.
 

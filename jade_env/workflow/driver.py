@@ -63,7 +63,7 @@ class EpisodeDriver:
         while True:
             pending = episode.pending
             if isinstance(pending, RetrieveRequest):
-                episode.supply_hits(self.retrievers.for_example(episode.example).search([pending.query], pending.k)[0][: pending.k])
+                episode.supply_hits(self.retrievers.for_example(episode.example).search([pending.query], pending.k)[0])
             elif isinstance(pending, ActRequest) and pending.role not in self.controlled_roles:
                 records.extend(self._play([episode]))
             else:

@@ -37,12 +37,14 @@ MAX_FALLBACK_ANSWER_CHARS = 2_000
 MAX_COUNTED_CHARS = 20_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ActRequest:
     """A role must act: its rendered prompt and what it is shown, as structured fields.
 
     ``fields`` is a JSON-compatible mapping (the observation's ``fields``); ``question`` is the current
-    target question (the original or a sub-question).
+    target question (the original or a sub-question). Requests, views and parse results are made at every
+    step and never changed: they are plain slotted dataclasses, not frozen ones, which cost four times as
+    much to create.
     """
 
     role: str
@@ -52,7 +54,7 @@ class ActRequest:
     fields: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RetrieveRequest:
     """The workflow runs R: retrieve ``k`` passages for ``query``."""
 
@@ -77,23 +79,18 @@ class StepRecord:
     retrieved_titles: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
 class Counters:
     """Per-episode counters, one entry per role for the per-role ones (docs/environment.md, "Counters")."""
 
-    roles: tuple[str, ...]
-    rounds: int = 0
-    retrieval_calls: int = 0
-    steps: dict[str, int] = field(default_factory=dict)
-    invalid: dict[str, int] = field(default_factory=dict)
-    chars_read: dict[str, int] = field(default_factory=dict)
-    chars_written: dict[str, int] = field(default_factory=dict)
-    tokens_read: dict[str, int] = field(default_factory=dict)
-    tokens_written: dict[str, int] = field(default_factory=dict)
+    __slots__ = ("roles", "rounds", "retrieval_calls", "steps", "invalid", "chars_read", "chars_written", "tokens_read",
+                 "tokens_written")
 
-    def __post_init__(self) -> None:
-        for name in ("steps", "invalid", "chars_read", "chars_written", "tokens_read", "tokens_written"):
-            setattr(self, name, dict.fromkeys(self.roles, 0))
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        self.roles = roles
+        self.rounds = self.retrieval_calls = 0
+        zeros = dict.fromkeys(roles, 0)
+        self.steps, self.invalid, self.chars_read = zeros, zeros.copy(), zeros.copy()
+        self.chars_written, self.tokens_read, self.tokens_written = zeros.copy(), zeros.copy(), zeros.copy()
 
     @property
     def total_steps(self) -> int:
@@ -155,10 +152,12 @@ class EpisodeBase:
         request = self.pending
         if not isinstance(request, ActRequest):
             raise RuntimeError("act() called while no role is acting (the episode is over or a retrieval is pending)")
-        raw = text if isinstance(text, str) else ""
-        if not isinstance(text, str) and not message:
-            message = f"action is {type(text).__name__}, expected text (str)"
-        self.log.append(("act", raw if isinstance(text, str) else None, message))
+        if isinstance(text, str):
+            raw, given = text, text
+        else:
+            raw, given = "", None
+            message = message or f"action is {type(text).__name__}, expected text (str)"
+        self.log.append(("act", given, message))
         role, c = request.role, self.counters
         c.steps[role] += 1
         c.chars_read[role] += len(request.system) + len(request.user)
@@ -166,16 +165,17 @@ class EpisodeBase:
         if self.token_counter is not None:
             c.tokens_read[role] += self.token_counter(request.system) + self.token_counter(request.user)
             c.tokens_written[role] += self.token_counter(raw[:MAX_COUNTED_CHARS])
-        record = StepRecord(role=role, raw=raw, message=message)
+        record = StepRecord(role, raw, message=message)
         self.records.append(record)
-        self._advance((raw if isinstance(text, str) else None, record))
+        self._advance((given, record))
         return record
 
     def supply_hits(self, hits: Sequence[Hit]) -> None:
         """Answer the pending :class:`RetrieveRequest` with the retrieved hits, best first."""
         if not isinstance(self.pending, RetrieveRequest):
             raise RuntimeError("supply_hits() called while no retrieval is pending")
-        hits = list(hits)
+        if type(hits) is not list:
+            hits = list(hits)
         self.log.append(("hits", hits, ""))
         self.counters.retrieval_calls += 1
         self.retrieved_titles.extend(h.title for h in hits)
@@ -208,7 +208,7 @@ class EpisodeBase:
         except StopIteration:
             self.pending = None
             return
-        if self.step_cap is not None and type(self.pending) is ActRequest and self.counters.total_steps >= self.step_cap:
+        if self.step_cap is not None and len(self.records) >= self.step_cap and type(self.pending) is ActRequest:
             self._gen.close()
             self._truncate()
             self.pending = None
