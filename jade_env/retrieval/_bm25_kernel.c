@@ -393,21 +393,37 @@ static PyObject *kernel_search(PyObject *self, PyObject *args) {
     return PyLong_FromLong(corrupt ? -1 : n_heap);
 }
 
-/* check(index) -> None: decodes every block (build and load time); ValueError naming the first bad term */
+/* check(index, norm_inverse float32[256]) -> None: decodes every block (load time) and recomputes its maximum;
+ * ValueError naming the first bad term */
 static PyObject *kernel_check(PyObject *self, PyObject *args) {
     PyObject *cap;
-    if (!PyArg_ParseTuple(args, "O", &cap)) return NULL;
+    Py_buffer ni_b;
+    if (!PyArg_ParseTuple(args, "Oy*", &cap, &ni_b)) return NULL;
     Index *ix = PyCapsule_GetPointer(cap, "jade_bm25_index");
-    if (!ix) return NULL;
+    if (!ix || ni_b.len != 1024) {
+        PyBuffer_Release(&ni_b);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "norm_inverse must hold 256 float32");
+        return NULL;
+    }
+    const float *ni = ni_b.buf;
     int64_t bad = -1;
     Py_BEGIN_ALLOW_THREADS
     int32_t docs[BLOCK];
     uint32_t tfs[BLOCK];
     for (int64_t t = 0; t < ix->n_terms && bad < 0; t++)
-        for (int64_t b = ix->term_blocks[t]; b < ix->term_blocks[t + 1]; b++)
-            if (decode_block(ix, t, b, docs, tfs, block_count(ix, t, b))) { bad = t; break; }
+        for (int64_t b = ix->term_blocks[t]; b < ix->term_blocks[t + 1]; b++) {
+            int n = block_count(ix, t, b);
+            if (decode_block(ix, t, b, docs, tfs, n)) { bad = t; break; }
+            float m = 0.0f;
+            for (int i = 0; i < n; i++) {
+                float x = (float)tfs[i] * ni[ix->norms[docs[i]]];
+                if (x > m) m = x;
+            }
+            if (m != ix->block_max[b]) { bad = t; break; }
+        }
     Py_END_ALLOW_THREADS
-    if (bad >= 0) return PyErr_Format(PyExc_ValueError, "the postings of term %lld do not decode", (long long)bad);
+    PyBuffer_Release(&ni_b);
+    if (bad >= 0) return PyErr_Format(PyExc_ValueError, "the postings of term %lld do not decode to their block maxima", (long long)bad);
     Py_RETURN_NONE;
 }
 

@@ -76,7 +76,11 @@ def _token_pattern() -> re.Pattern[str]:
              f"|{after(numeric)}{_one('MID_NUM', 'MID_NUM_LET')}{xs}(?={numeric})"  # WB11-12: 65,000, 3.14
              f'|{after(hebrew)}"{xs}(?={hebrew})'  # WB7b-c
              f"|{after(hebrew)}'{xs}(?={_one('ALETTER', 'HEBREW_LETTER', 'NUMERIC')})")  # WB7a, as Lucene applies it
-    unit = f"(?:{run}(?:(?:{joins}){run})*|{_one('KATAKANA')}{_many('KATAKANA', 'EXTEND')})"  # WB13: Katakana runs
+    # Lucene keeps a Hebrew letter's trailing apostrophe unless the letter came right after a MidLetter join
+    hebrew_end = f"(?<!{_one('MID_LETTER', 'MID_NUM_LET')}{hebrew}){after(hebrew)}'{xs}"
+    hebrew_quote_at_end = f"(?:{hebrew_end})?"
+    unit = (f"(?:{run}(?:(?:{joins}){run})*{hebrew_quote_at_end}"
+            f"|{_one('KATAKANA')}{_many('KATAKANA', 'EXTEND')})")  # WB13: Katakana runs
     extend_num_let = _one("EXTEND_NUM_LET") + xs
     word = f"(?:{extend_num_let})*{unit}(?:(?:{extend_num_let})+{unit})*(?:{extend_num_let})*"  # WB13a-b: foo_bar
     # UTS #51 sequences as Lucene matches them: a base with one variation selector, or with extenders (skin

@@ -600,6 +600,8 @@ class BM25Retriever(Retriever):
             try:
                 self._index = _kernel.open(self.term_blocks, self.term_df, self.term_max, self.block_last, self.block_off,
                                            self.block_max, self.postings, self.norms)
+                if self.index_dir is not None:  # every block decoded once, its maximum recomputed: O(postings), in C
+                    _kernel.check(self._index, self.norm_inverse)
             except ValueError as err:
                 raise RetrievalError(f"{self.index_dir or 'the in-memory BM25 index'}: {err}; delete the folder and build it again") from None
 
@@ -614,10 +616,17 @@ class BM25Retriever(Retriever):
         """``(id, title, text)`` of document number ``doc``."""
         start, end = int(self.doc_offsets[doc]), int(self.doc_offsets[doc + 1])
         raw = bytes(self._store[start:end])
-        if self.compressed:
-            d = zlib.decompressobj(-15, zdict=self._zdict)
-            raw = d.decompress(raw) + d.flush()
-        return tuple(json.loads(raw))  # type: ignore[return-value]
+        try:
+            if self.compressed:
+                d = zlib.decompressobj(-15, zdict=self._zdict)
+                raw = d.decompress(raw) + d.flush()
+            record = json.loads(raw)
+        except (zlib.error, ValueError) as err:
+            record = err
+        if not (isinstance(record, list) and len(record) == 3 and all(isinstance(x, str) for x in record)):
+            raise RetrievalError(f"{self.index_dir}: passage {doc} of docs.bin does not decode; the index is corrupt: delete the "
+                                 "folder and build it again")
+        return tuple(record)  # type: ignore[return-value]
 
     def query_terms(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """Term ids and weights (``boost * idf``, float32) of a query's indexed terms."""
