@@ -241,34 +241,31 @@ def search_in_process(backend: str, index: Path, query_sets: dict[str, list[str]
                          "ids": [[h.id for h in hits] for hits in results], "scores": [[h.score for h in hits] for hits in results],
                          "batch_ids": [[h.id for h in hits] for hits in batch], "ids_tie_by_id": by_id}
         r.close()
-    elif backend == "pyserini":
-        pyserini_env()
-        from pyserini.search.lucene import LuceneSearcher
+    elif backend == "pyserini":  # Anserini's SimpleSearcher through pyjnius (the light lucene extra), as LuceneRetriever uses it
+        from jade_env.retrieval.lucene import java_class
 
-        searcher = LuceneSearcher(str(index))
+        searcher = java_class("io.anserini.search.SimpleSearcher")(str(index))
         searcher.set_bm25(0.9, 0.4)
+        array_list = java_class("java.util.ArrayList")
+
+        def batch_call(queries: list[str]):
+            jq, jid = array_list(), array_list()
+            for i, q in enumerate(queries):
+                jq.add(q)
+                jid.add(str(i))
+            return searcher.batch_search(jq, jid, k, 2)
+
         for q in warm:
             searcher.search(q, k)
-        searcher.batch_search(warm, [str(i) for i in range(len(warm))], k, threads=2)
-        from pyserini.pyclass import autoclass
-
-        array_list = autoclass("java.util.ArrayList")
+        batch_call(warm)
         for name, queries in query_sets.items():
             single, results = single_best(lambda q: searcher.search(q, k), queries)
-            qids = [str(i) for i in range(len(queries))]
-            batch, batch_s = timed_best(lambda qs=queries, ids=qids: searcher.batch_search(qs, ids, k, threads=2))
-            # the same two calls on the Java object, without pyserini's Python wrapping of the results
-            raw_single, _ = single_best(lambda q: searcher.object.search(q, k), queries)
-            jq, jid = array_list(), array_list()
-            for q, i in zip(queries, qids, strict=True):
-                jq.add(q)
-                jid.add(i)
-            raw, raw_batch_s = timed_best(lambda a=jq, b=jid: searcher.object.batch_search(a, b, k, 2))
-            assert raw.size() == len(queries)
+            batch, batch_s = timed_best(lambda qs=queries: batch_call(qs))
+            assert batch.size() == len(queries)
             out[name] = {"single_ms": single * 1000, "batch_qps": len(queries) / batch_s, "n_timed": len(queries),
                          "ids": [[h.docid for h in hits] for hits in results], "scores": [[h.score for h in hits] for hits in results],
-                         "batch_ids": [[h.docid for h in batch[q]] for q in qids],
-                         "raw_single_ms": raw_single * 1000, "raw_batch_qps": len(queries) / raw_batch_s}
+                         "batch_ids": [[h.docid for h in batch.get(str(i))] for i in range(len(queries))],
+                         "raw_single_ms": single * 1000, "raw_batch_qps": len(queries) / batch_s}
     elif backend == "rank_bm25":
         from jade_env.retrieval.analysis import Analyzer
 

@@ -181,31 +181,8 @@ class _Porter:
         return True
 
     def m(self) -> int:
-        """The number of vowel-consonant sequences in ``b[0..j]``."""
-        n, i, j = 0, 0, self.j
-        while True:
-            if i > j:
-                return n
-            if not self.cons(i):
-                break
-            i += 1
-        i += 1
-        while True:
-            while True:
-                if i > j:
-                    return n
-                if self.cons(i):
-                    break
-                i += 1
-            i += 1
-            n += 1
-            while True:
-                if i > j:
-                    return n
-                if not self.cons(i):
-                    break
-                i += 1
-            i += 1
+        """The number of vowel-consonant sequences in ``b[0..j]`` (Porter's measure: each vowel-to-consonant step)."""
+        return sum(1 for i in range(1, self.j + 1) if self.cons(i) and not self.cons(i - 1))
 
     def vowel_in_stem(self) -> bool:
         return any(not self.cons(i) for i in range(self.j + 1))
