@@ -1,50 +1,53 @@
-"""``BM25Retriever``: in-process BM25 that ranks like Lucene (pyserini/Anserini), with no Java.
+"""``BM25Retriever``: in-process BM25 that ranks as Lucene does (pyserini/Anserini), with no Java.
 
-Scoring is Lucene's ``BM25Similarity`` (Lucene 8+): for each query term t with query count q_t,
+Scoring is Lucene 9's ``BM25Similarity``, bit for bit: ``idf = (float) ln(1 + (N - df + 0.5) / (df + 0.5))``
+with N the number of passages that have a term, ``w = boost * idf`` (boost = how often the term is in the
+query, as Anserini's bag-of-words queries weigh it), ``norm_inverse[n] = 1 / (k1 * (1 - b + b * L(n) / avgdl))``
+in float for each one-byte length norm n (``SmallFloat.intToByte4``: lengths below 24 exact, longer ones
+rounded down to 4 significant bits), a term scoring ``w - w / (1 + tf * norm_inverse)`` in float, and a
+passage the double sum of its terms cast to float; ``k1=0.9, b=0.4`` (Anserini's defaults). Ties are broken
+as Anserini's searcher does, by the passage id string (UTF-8 order). With the analyzer of
+:mod:`jade_env.retrieval.analysis` (Anserini's DefaultEnglishAnalyzer) the scores and rankings equal
+Lucene's. A passage is indexed as ``"title\\ntext"`` (the ``contents`` of a JsonCollection document).
 
-    score(d) = sum_t  q_t * idf(t) * tf / (tf + k1 * (1 - b + b * L(d) / avgdl))
-    idf(t)   = ln(1 + (N - df + 0.5) / (df + 0.5))
+Index (a folder, format ``jade-bm25-v3``): postings in blocks of 128, document gaps and term frequencies as
+variable-byte integers, with each block's last document and maximum impact (see ``_bm25_kernel.c``); a
+norm byte and an id rank per passage; the passages compressed one by one with zlib and a preset dictionary
+(so one can be read alone) and memory-mapped, never loaded; every file's size and CRC-32 in
+``manifest.json``. The build streams the corpus in chunks of 20,000 passages: two worker processes analyse
+and compress them (both cores) while this one writes sorted runs of postings to disk; the runs are then
+merged term range by term range. Memory stays bounded by the chunk and merge sizes, not the corpus.
 
-with ``k1=0.9, b=0.4`` (Anserini's defaults), ``avgdl = total terms / N``, and ``L(d)`` the document
-length *after Lucene's lossy one-byte norm encoding* (``SmallFloat.intToByte4`` then
-``byte4ToInt``): lengths below 24 are exact, longer ones are rounded down to 4 significant bits. This
-quantisation is what reorders near-ties between plain BM25 implementations and Lucene; reproducing
-it is what lifts the top-10 agreement with pyserini (see benchmarks/RESULTS.md). Repeated query terms
-weigh as many times as they occur, as in Anserini's bag-of-words queries. Analysis: see
-:mod:`jade_env.retrieval.analysis`. A passage is indexed as ``"title\\ntext"`` (the ``contents`` of a
-JsonCollection document).
+Search: the C kernel's block-max MaxScore (exact: the same top k as scoring every posting, which the
+numpy fallback does where the kernel is not compiled). A batch of queries is split over threads (the
+kernel releases the GIL).
 
-Index: an inverted index of per-posting precomputed impacts (``idf * tf-part``, float32), stored as
-numpy arrays in a cache folder keyed by the corpus hash and the parameters, and loaded memory-mapped;
-passages are kept in a line store read by offset, so an index never needs its corpus in memory.
-Searching adds the impacts of each query term's postings into a score buffer and takes the top k
-with ``argpartition`` over the touched documents only. Frequent query terms (postings over 2% of the
-corpus) are handled MaxScore-style: the rarer terms give the candidates, the frequent terms' impacts are
-looked up for those candidates only, and the result is kept only when the k-th candidate score exceeds
-the most any document outside the candidates could reach (otherwise every posting is scored): the
-ranking is always exact, and a query with common words no longer costs a pass over most of the corpus. A batch of queries is split over threads
-(numpy releases the GIL in the inner loops). Ties are broken by the lower document number, as Lucene does.
+Loading validates the index in O(size) before the kernel sees it: the manifest's keys and types, every
+file's size and CRC-32, array shapes, monotone pointers, ids in range, finite impacts. Any failure is one
+:class:`~jade_env.errors.RetrievalError` naming the file and saying how to rebuild; a cached index (found
+through ``cache_dir``) is rebuilt instead, with a warning. The kernel checks every block it decodes, so even
+an index that passes these checks but lies cannot make it read out of bounds.
 
-Edge cases: ``k <= 0`` gives empty lists; ``k`` above the number of matching documents gives all of
-them; an empty query or one with only stop words gives an empty list; queries are cut to 10,000
-characters; an empty corpus raises :class:`~jade_env.errors.RetrievalError`. A cache folder that is
-corrupt or was written by something else is rebuilt (with a warning); an explicit ``index_dir`` that is
-corrupt raises a RetrievalError naming it.
+Edge cases: ``k <= 0`` gives empty lists; ``k`` above the number of matching passages gives all of them; a
+query with no indexed term gives an empty list; queries are cut to 10,000 characters; an empty corpus
+raises a RetrievalError. ``pickle`` and ``copy.deepcopy`` reopen the index from its folder (or, for an
+in-memory index, re-index its corpus).
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
 import threading
 import time
 import warnings
-from array import array
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -58,63 +61,356 @@ try:  # the C kernel, compiled at install when a compiler is there (setup.py); n
 except ImportError:  # pragma: no cover - depends on the install
     _kernel = None
 
-INDEX_FORMAT = "jade-bm25-v2"
-#: a query term whose postings cover more than 1/FREQUENT_SHARE of the corpus is scored only on the
-#: candidates the rarer terms found (MaxScore), when that provably gives the exact top k
-FREQUENT_SHARE = 50
-_ARRAYS = ("post_ptr", "post_doc", "post_impact", "doc_offsets", "term_max")
+INDEX_FORMAT = "jade-bm25-v3"
+BLOCK = 128
+CHUNK = 20_000  # passages per build chunk
+PARALLEL_FROM = 50_000  # corpora at least this large are analysed by worker processes
+MERGE_POSTINGS = 8_000_000  # postings per merge batch
+ZDICT_BYTES = 32 * 1024
+#: name -> dtype of the arrays of an index folder (``NAME.npy``)
+ARRAYS = {"term_blocks": np.int64, "term_df": np.int64, "term_max": np.float32, "block_last": np.int32, "block_off": np.int64,
+          "block_max": np.float32, "norms": np.uint8, "doc_rank": np.int32, "doc_offsets": np.int64}
+BLOBS = ("postings.bin", "docs.bin", "docs.zdict", "terms.txt")
+MANIFEST_KEYS = {"format": str, "k1": float, "b": float, "n_docs": int, "doc_count": int, "avgdl": float, "n_terms": int,
+                 "n_blocks": int, "compressed": bool, "corpus_hash": str, "retriever_id": str, "files": dict}
 
 
-# ----------------------------------------------------------------------------- Lucene's SmallFloat
+# ----------------------------------------------------------------------------- Lucene's SmallFloat and BM25
 def _long_to_int4(i: int) -> int:
     num_bits = i.bit_length()
     if num_bits < 4:
         return i
     shift = num_bits - 4
-    encoded = (i >> shift) & 0x07
-    return encoded | ((shift + 1) << 3)
+    return ((i >> shift) & 0x07) | ((shift + 1) << 3)
 
 
 def _int4_to_long(i: int) -> int:
-    bits = i & 0x07
-    shift = (i >> 3) - 1
+    bits, shift = i & 0x07, (i >> 3) - 1
     return bits if shift == -1 else (bits | 0x08) << shift
 
 
 _NUM_FREE_VALUES = 255 - _long_to_int4(2**31 - 1)  # 24
 
 
+def length_to_norm(length: int) -> int:
+    """``SmallFloat.intToByte4``: the one-byte norm Lucene stores for a field of ``length`` terms."""
+    return length if length < _NUM_FREE_VALUES else _NUM_FREE_VALUES + _long_to_int4(length - _NUM_FREE_VALUES)
+
+
+def norm_to_length(norm: int) -> int:
+    """``SmallFloat.byte4ToInt``."""
+    return norm if norm < _NUM_FREE_VALUES else _NUM_FREE_VALUES + _int4_to_long(norm - _NUM_FREE_VALUES)
+
+
 def lucene_quantised_length(length: int) -> int:
     """``byte4ToInt(intToByte4(length))``: the document length Lucene's BM25 actually uses."""
-    if length < _NUM_FREE_VALUES:
-        return length
-    byte = _NUM_FREE_VALUES + _long_to_int4(length - _NUM_FREE_VALUES)
-    return min(_NUM_FREE_VALUES + _int4_to_long(byte - _NUM_FREE_VALUES), 2**31 - 1)
+    return norm_to_length(length_to_norm(length))
 
 
-_QUANTISED = np.array([lucene_quantised_length(n) for n in range(4096)], dtype=np.int64)
+_NORM_OF = np.array([length_to_norm(n) for n in range(4096)], dtype=np.uint8)
+_LENGTH_TABLE = np.array([norm_to_length(i) for i in range(256)], dtype=np.int64)
 
 
-def quantise_lengths(lengths: np.ndarray) -> np.ndarray:
-    small = lengths < len(_QUANTISED)
-    out = np.empty_like(lengths)
-    out[small] = _QUANTISED[lengths[small]]
-    for i in np.flatnonzero(~small):
-        out[i] = lucene_quantised_length(int(lengths[i]))
+def norms_of(lengths: np.ndarray) -> np.ndarray:
+    lengths = np.asarray(lengths, dtype=np.int64)
+    out = _NORM_OF[np.minimum(lengths, len(_NORM_OF) - 1)]
+    for i in np.flatnonzero(lengths >= len(_NORM_OF)):
+        out[i] = length_to_norm(int(lengths[i]))
     return out
 
 
-# ----------------------------------------------------------------------------- the index
+def norm_inverse(k1: float, b: float, avgdl: np.float32) -> np.ndarray:
+    """Lucene's ``cache[i] = 1f / (k1 * ((1 - b) + b * LENGTH_TABLE[i] / avgdl))``, every operation in float."""
+    f32 = np.float32
+    k1, b, avgdl = f32(k1), f32(b), f32(avgdl)
+    lengths = _LENGTH_TABLE.astype(np.float32)
+    with np.errstate(divide="ignore", over="ignore"):
+        return (f32(1) / (k1 * ((f32(1) - b) + b * lengths / avgdl))).astype(np.float32)
+
+
+def idf(df: np.ndarray, doc_count: int) -> np.ndarray:
+    """``(float) Math.log(1 + (docCount - docFreq + 0.5D) / (docFreq + 0.5D))``."""
+    df = np.asarray(df, dtype=np.float64)
+    return np.log(1.0 + (doc_count - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+
+def decode_varbytes(raw: np.ndarray) -> np.ndarray:
+    """Every variable-byte integer in ``raw`` (uint8), as int64."""
+    if raw.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    last = (raw & 0x80) == 0
+    group = np.concatenate(([0], np.cumsum(last)[:-1]))
+    starts = np.flatnonzero(np.concatenate(([True], last[:-1])))
+    shift = 7 * (np.arange(raw.size) - starts[group])
+    return np.bincount(group, weights=(raw & 0x7F).astype(np.float64) * np.exp2(shift)).astype(np.int64)
+
+
 def default_cache_dir() -> Path:
     return Path(os.environ.get("JADE_CACHE_DIR") or Path.home() / ".cache" / "jade_env") / "indexes"
 
 
+# ----------------------------------------------------------------------------- build workers
+_WORKER_ANALYZER: Analyzer | None = None
+
+
+def analyse_chunk(texts: list[str], records: list[bytes], zdict: bytes | None) -> tuple:
+    """(unique terms, their local ids per token, terms per passage, compressed records, their lengths): the
+    part of the build that is pure Python or zlib, run in worker processes."""
+    global _WORKER_ANALYZER
+    if _WORKER_ANALYZER is None:
+        _WORKER_ANALYZER = Analyzer()
+    terms = _WORKER_ANALYZER.terms
+    local: dict[str, int] = {}
+    ids: list[int] = []
+    lengths = np.empty(len(texts), dtype=np.int32)
+    for i, text in enumerate(texts):
+        doc = [local.setdefault(t, len(local)) for t in terms(text)]
+        ids.extend(doc)
+        lengths[i] = len(doc)
+    if zdict is None:
+        blobs = records
+    else:
+        blobs = []
+        for rec in records:
+            c = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=zdict)
+            blobs.append(c.compress(rec) + c.flush())
+    return list(local), np.array(ids, dtype=np.int32), lengths, b"".join(blobs), np.array([len(x) for x in blobs], dtype=np.int64)
+
+
+def _record(p) -> bytes:
+    return json.dumps([p.id, p.title, p.text], ensure_ascii=False).encode("utf-8")
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with path.open("rb") as f:
+        while chunk := f.read(16 * 1024 * 1024):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+class _Builder:
+    """Streams a corpus into an index folder (or into memory when ``out`` is None); see the module docstring."""
+
+    def __init__(self, corpus, k1: float, b: float, out: Path | None, show_progress: bool) -> None:
+        self.corpus, self.k1, self.b, self.out, self.show_progress = corpus, k1, b, out, show_progress
+        self.vocab: dict[str, int] = {}
+
+    def chunks(self) -> Iterable[tuple[list[str], list[bytes], list[str]]]:
+        passages: Iterable = self.corpus
+        if self.show_progress:
+            from tqdm import tqdm
+
+            passages = tqdm(self.corpus, total=len(self.corpus), desc="indexing", unit="doc")
+        texts, records, ids = [], [], []
+        for p in passages:
+            texts.append(f"{p.title}\n{p.text}")
+            records.append(_record(p))
+            ids.append(p.id)
+            if len(texts) == CHUNK:
+                yield texts, records, ids
+                texts, records, ids = [], [], []
+        if texts:
+            yield texts, records, ids
+
+    def run(self) -> dict:
+        n_docs = len(self.corpus)
+        if n_docs == 0:
+            raise RetrievalError(f"cannot index the empty corpus {getattr(self.corpus, 'name', self.corpus)!r}")
+        if self.out is None:
+            return self._run(n_docs, Path())
+        work = Path(tempfile.mkdtemp(prefix="jade-bm25-runs-", dir=self.out.parent))
+        try:
+            return self._run(n_docs, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _run(self, n_docs: int, work: Path) -> dict:
+        compress = self.out is not None
+        lengths = np.zeros(n_docs, dtype=np.int64)
+        doc_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+        ids: list[bytes] = []
+        runs: list[dict] = []
+        store = (self.out / "docs.bin").open("wb") if self.out else None
+        memory_store: list[bytes] = []
+        zdict = b""
+        pool = None
+        if n_docs >= PARALLEL_FROM:
+            pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            pending: list = []
+            base = 0
+            chunks = iter(self.chunks())
+
+            def submit() -> bool:
+                nonlocal zdict
+                got = next(chunks, None)
+                if got is None:
+                    return False
+                texts, records, chunk_ids = got
+                if compress and not zdict:  # a preset dictionary from the first passages: short records compress well alone
+                    zdict = b"".join(records)[-ZDICT_BYTES:]
+                ids.extend(i.encode("utf-8", "surrogatepass") for i in chunk_ids)
+                args = (texts, records, zdict if compress else None)
+                pending.append(pool.submit(analyse_chunk, *args) if pool else args)
+                return True
+
+            for _ in range(3 if pool else 1):
+                submit()
+            while pending:
+                job = pending.pop(0)
+                terms, local_ids, chunk_lengths, blob, blob_lengths = job.result() if pool else analyse_chunk(*job)
+                submit()
+                m = len(chunk_lengths)
+                if base + m > n_docs:
+                    raise RetrievalError(f"the corpus {getattr(self.corpus, 'name', '')!r} yielded more passages than len() says ({n_docs})")
+                lengths[base: base + m] = chunk_lengths
+                doc_offsets[base + 1: base + m + 1] = doc_offsets[base] + np.cumsum(blob_lengths)
+                if store:
+                    store.write(blob)
+                else:
+                    memory_store.append(blob)
+                glob = np.array([self.vocab.setdefault(t, len(self.vocab)) for t in terms], dtype=np.int64)
+                keys = glob[local_ids] * m + np.repeat(np.arange(m, dtype=np.int64), chunk_lengths)
+                keys, tf = np.unique(keys, return_counts=True)
+                runs.append(self._save_run(work, len(runs), (keys // m).astype(np.int32), (keys % m + base).astype(np.int32), tf))
+                base += m
+        finally:
+            if pool:
+                pool.shutdown(cancel_futures=True)
+            if store:
+                store.close()
+        if base != n_docs:
+            raise RetrievalError(f"the corpus {getattr(self.corpus, 'name', '')!r} yielded {base} passages but len() says {n_docs}")
+        doc_count = int(np.count_nonzero(lengths))
+        avgdl = np.float32(float(lengths.sum()) / max(doc_count, 1))  # Lucene: (float) (sumTotalTermFreq / (double) docCount)
+        norms = norms_of(lengths)
+        inverse = norm_inverse(self.k1, self.b, avgdl)
+        order = sorted(range(n_docs), key=ids.__getitem__)  # ties go to the smaller id string (UTF-8 bytes), then corpus order
+        doc_rank = np.empty(n_docs, dtype=np.int32)
+        doc_rank[np.array(order, dtype=np.int64)] = np.arange(n_docs, dtype=np.int32)
+        ids.clear()
+        del order
+        arrays = self._merge(runs, norms, inverse)
+        arrays.update(norms=norms, doc_rank=doc_rank, doc_offsets=doc_offsets)
+        info = {"doc_count": doc_count, "avgdl": float(avgdl), "zdict": zdict if compress else b"", "compressed": compress,
+                "store": None if store else b"".join(memory_store)}
+        return {"arrays": arrays, **info}
+
+    def _save_run(self, work: Path, i: int, term: np.ndarray, doc: np.ndarray, tf: np.ndarray) -> dict:
+        """One chunk's postings, sorted by (term, document): documents and frequencies on disk (in memory for an
+        in-memory index), the distinct terms and where each starts kept here (small)."""
+        uterms, ustart, ucount = np.unique(term, return_index=True, return_counts=True)
+        run = {"terms": uterms, "start": np.append(ustart, len(term)).astype(np.int64), "count": ucount.astype(np.int64)}
+        if self.out is None:
+            return {**run, "doc": doc, "tf": tf.astype(np.int32)}
+        doc.tofile(work / f"run{i:05d}.doc")
+        tf.astype(np.int32).tofile(work / f"run{i:05d}.tf")
+        return {**run, "path": work / f"run{i:05d}"}
+
+    @staticmethod
+    def _read_run(run: dict, name: str, lo: int, hi: int) -> np.ndarray:
+        if "path" not in run:
+            return run[name][lo:hi]
+        return np.fromfile(f"{run['path']}.{name}", dtype=np.int32, count=hi - lo, offset=4 * lo)  # read, not mapped: RSS stays bounded
+
+    def _merge(self, runs: list[dict], norms: np.ndarray, inverse: np.ndarray) -> dict:
+        """The runs (each sorted by term, then document) merged term range by term range and encoded."""
+        n_terms = len(self.vocab)
+        df = np.zeros(n_terms, dtype=np.int64)
+        for r in runs:
+            df[r["terms"]] += r["count"]
+        n_blocks = (df + BLOCK - 1) // BLOCK
+        term_blocks = np.concatenate(([0], np.cumsum(n_blocks))).astype(np.int64)
+        total_blocks = int(term_blocks[-1])
+        block_last = np.empty(total_blocks, dtype=np.int32)
+        block_max = np.empty(total_blocks, dtype=np.float32)
+        block_off = np.zeros(total_blocks + 1, dtype=np.int64)
+        postings = (self.out / "postings.bin").open("wb") if self.out else None
+        parts: list[bytes] = []
+        cum = np.concatenate(([0], np.cumsum(df)))
+        start, written = 0, 0
+        while start < n_terms:
+            end = int(np.searchsorted(cum, cum[start] + MERGE_POSTINGS, side="right")) - 1
+            end = min(max(end, start + 1), n_terms)
+            docs, tfs, terms = [], [], []
+            for r in runs:
+                i0, i1 = np.searchsorted(r["terms"], [start, end])
+                lo, hi = int(r["start"][i0]), int(r["start"][i1])
+                docs.append(self._read_run(r, "doc", lo, hi))
+                tfs.append(self._read_run(r, "tf", lo, hi))
+                terms.append(np.repeat(r["terms"][i0:i1], r["count"][i0:i1]))
+            by_term = np.argsort(np.concatenate(terms), kind="stable")  # runs are in document order: each term's documents stay sorted
+            docs_sorted = np.concatenate(docs)[by_term]
+            tfs_sorted = np.concatenate(tfs)[by_term]
+            del docs, tfs, terms, by_term
+            ptr = (cum[start: end + 1] - cum[start]).astype(np.int64)
+            b0, b1 = int(term_blocks[start]), int(term_blocks[end])
+            out = np.empty(max(10 * len(docs_sorted), 1), dtype=np.uint8)
+            offsets = np.empty(b1 - b0 + 1, dtype=np.int64)
+            used = self._encode(ptr, docs_sorted, tfs_sorted, norms, inverse, out, block_last[b0:b1], offsets, block_max[b0:b1])
+            block_off[b0 + 1: b1 + 1] = offsets[1:] + written
+            chunk = out[:used].tobytes()
+            del out, docs_sorted, tfs_sorted
+            if postings:
+                postings.write(chunk)
+            else:
+                parts.append(chunk)
+            written += used
+            start = end
+        if postings:
+            postings.close()
+        else:
+            self.postings = np.frombuffer(b"".join(parts), dtype=np.uint8)
+        term_max = np.maximum.reduceat(block_max, term_blocks[:-1]) if n_terms else np.zeros(0, dtype=np.float32)
+        return {"term_blocks": term_blocks, "term_df": df, "term_max": term_max.astype(np.float32), "block_last": block_last,
+                "block_off": block_off, "block_max": block_max}
+
+    @staticmethod
+    def _encode(ptr, docs, tfs, norms, inverse, out, block_last, offsets, block_max) -> int:
+        docs, tfs = np.ascontiguousarray(docs, dtype=np.int32), np.ascontiguousarray(tfs, dtype=np.int32)
+        if _kernel is not None:
+            return _kernel.encode(ptr, docs, tfs, norms, inverse, out, block_last, offsets, block_max)
+        # the same encoding in numpy (no compiler at install)
+        pos, b = 0, 0
+        for t in range(len(ptr) - 1):
+            prev = -1
+            for s in range(int(ptr[t]), int(ptr[t + 1]), BLOCK):
+                e = min(s + BLOCK, int(ptr[t + 1]))
+                d, f = docs[s:e].astype(np.int64), tfs[s:e].astype(np.int64)
+                gaps = np.diff(np.concatenate(([prev], d)))
+                offsets[b] = pos
+                for v in np.concatenate((gaps, f)).tolist():
+                    while v >= 0x80:
+                        out[pos] = (v & 0x7F) | 0x80
+                        v >>= 7
+                        pos += 1
+                    out[pos] = v
+                    pos += 1
+                block_last[b] = d[-1]
+                block_max[b] = (f.astype(np.float32) * inverse[norms[d]]).max()
+                prev = int(d[-1])
+                b += 1
+        offsets[b] = pos
+        return pos
+
+
+# ----------------------------------------------------------------------------- the retriever
+def _reopen(index_dir: str, n_threads: int) -> BM25Retriever:
+    return BM25Retriever(index_dir=index_dir, n_threads=n_threads)
+
+
+def _reindex(corpus, k1: float, b: float, n_threads: int) -> BM25Retriever:
+    return BM25Retriever(corpus, k1=k1, b=b, cache_dir=False, n_threads=n_threads)
+
+
 class BM25Retriever(Retriever):
-    """Lucene-compatible BM25 over a corpus (see the module docstring).
+    """Lucene-exact BM25 over a corpus (see the module docstring).
 
     ``corpus``: anything with ``iter()``, ``len()``, ``hash`` and ``name`` (``Corpus``, ``ExternalCorpus``).
     ``cache_dir``: where indexes are saved and found (default ``$JADE_CACHE_DIR/indexes`` or
     ``~/.cache/jade_env/indexes``); ``False`` keeps the index in memory only (small per-question corpora).
+    ``index_dir``: open an index folder built before (strictly validated; no corpus needed).
     ``n_threads``: threads for batched search (default: the number of cores, at most 4).
     """
 
@@ -127,223 +423,265 @@ class BM25Retriever(Retriever):
         self.use_kernel = _kernel is not None
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
-        self.retriever_id = f"bm25-lucene:k1={self.k1:g},b={self.b:g},stem=porter,stop=lucene33"
+        self._corpus = None
+        self.index_dir: Path | None = None
+        self.retriever_id = f"bm25-lucene:k1={self.k1:g},b={self.b:g},analyzer=anserini-default-english,ties=docid"
         if index_dir is not None:
-            self._load(Path(index_dir), strict=True)
+            self._load(Path(index_dir))
             return
         if corpus is None:
             raise RetrievalError("BM25Retriever needs a corpus or an index_dir")
         self.corpus_hash = corpus.hash
         if cache_dir is False:
+            self._corpus = corpus
             self._build(corpus, None)
             return
         folder = Path(cache_dir) if cache_dir not in (None, True) else default_cache_dir()
-        self.index_dir = folder / f"bm25-{self.corpus_hash[:24]}-k1={self.k1:g}-b={self.b:g}"
-        if (self.index_dir / "manifest.json").exists():
+        target = folder / f"bm25-{self.corpus_hash[:24]}-k1={self.k1:g}-b={self.b:g}-v3"
+        if target.exists():
             try:
-                self._load(self.index_dir, strict=True)
+                self._load(target, expect=(self.k1, self.b, self.corpus_hash))
                 return
             except RetrievalError as err:
                 warnings.warn(f"rebuilding the BM25 index: {err}", RuntimeWarning, stacklevel=2)
-                shutil.rmtree(self.index_dir, ignore_errors=True)
-        self._build(corpus, self.index_dir)
+                shutil.rmtree(target, ignore_errors=True)
+        self._build(corpus, target)
 
     # ------------------------------------------------------------------ build
     def _build(self, corpus, out: Path | None) -> None:
         started = time.perf_counter()
-        n_docs = len(corpus)
-        if n_docs == 0:
-            raise RetrievalError(f"cannot index the empty corpus {getattr(corpus, 'name', corpus)!r}")
-        vocab: dict[str, int] = {}
-        tokens = array("i")
-        lengths = np.zeros(n_docs, dtype=np.int64)
-        store = bytearray()
-        offsets = np.zeros(n_docs + 1, dtype=np.int64)
-        terms = self.analyzer.terms
-        passages: Iterable = corpus
-        if self.show_progress:
-            from tqdm import tqdm
-
-            passages = tqdm(corpus, total=n_docs, desc="indexing", unit="doc")
-        n_seen = 0
-        for i, p in enumerate(passages):
-            ids = [vocab.setdefault(t, len(vocab)) for t in terms(f"{p.title}\n{p.text}")]
-            tokens.extend(ids)
-            lengths[i] = len(ids)
-            store += json.dumps([p.id, p.title, p.text], ensure_ascii=False).encode("utf-8") + b"\n"
-            offsets[i + 1] = len(store)
-            n_seen = i + 1
-        if n_seen != n_docs:
-            raise RetrievalError(f"the corpus {getattr(corpus, 'name', '')!r} yielded {n_seen} passages but len() says {n_docs}")
-        term_of = np.frombuffer(tokens, dtype=np.int32).astype(np.int64)
-        doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-        keys, tf = np.unique(term_of * n_docs + doc_of, return_counts=True)
-        post_term = keys // n_docs
-        post_doc = (keys % n_docs).astype(np.int32)
-        n_terms = len(vocab)
-        df = np.bincount(post_term, minlength=n_terms)
-        post_ptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(df, out=post_ptr[1:])
-        avgdl = float(lengths.sum()) / n_docs
-        idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-        norm = self.k1 * (1.0 - self.b + self.b * quantise_lengths(lengths).astype(np.float64) / max(avgdl, 1e-9))
-        impact = (idf[post_term] * tf / (tf + norm[post_doc])).astype(np.float32)
-        term_max = np.maximum.reduceat(impact, post_ptr[:-1]) if n_terms else np.zeros(0, dtype=np.float32)  # every term has postings
-        self.vocab, self.n_docs, self.avgdl = vocab, n_docs, avgdl
-        self.post_ptr, self.post_doc, self.post_impact = post_ptr, post_doc, impact
-        self.doc_offsets, self._store = offsets, bytes(store)
-        self.term_max = term_max
-        self.build_seconds = time.perf_counter() - started
+        tmp = None
         if out is not None:
-            self._save(out)
-
-    def _save(self, out: Path) -> None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
         try:
-            for name in _ARRAYS:
-                np.save(tmp / f"{name}.npy", getattr(self, name))
-            (tmp / "docs.jsonl").write_bytes(self._store)
-            (tmp / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
-            manifest = {"format": INDEX_FORMAT, "k1": self.k1, "b": self.b, "n_docs": self.n_docs, "avgdl": self.avgdl,
-                        "corpus_hash": self.corpus_hash, "retriever_id": self.retriever_id, "n_terms": len(self.vocab),
+            builder = _Builder(corpus, self.k1, self.b, tmp, self.show_progress)
+            built = builder.run()
+            self.build_seconds = time.perf_counter() - started
+            manifest = {"format": INDEX_FORMAT, "k1": self.k1, "b": self.b, "n_docs": len(corpus), "doc_count": built["doc_count"],
+                        "avgdl": built["avgdl"], "n_terms": len(builder.vocab), "n_blocks": int(len(built["arrays"]["block_last"])),
+                        "compressed": built["compressed"], "corpus_hash": self.corpus_hash, "retriever_id": self.retriever_id,
                         "build_seconds": round(self.build_seconds, 3)}
+            if tmp is None:  # in memory
+                self._attach(manifest, built["arrays"], builder.postings, np.frombuffer(built["store"], dtype=np.uint8), b"", builder.vocab)
+                return
+            for name, arr in built["arrays"].items():
+                np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr, dtype=ARRAYS[name]))
+            (tmp / "docs.zdict").write_bytes(built["zdict"])
+            (tmp / "terms.txt").write_text("\n".join(builder.vocab), encoding="utf-8")
+            names = [f"{n}.npy" for n in ARRAYS] + list(BLOBS)
+            manifest["files"] = {n: {"bytes": (tmp / n).stat().st_size, "crc32": _crc32(tmp / n)} for n in names}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+            del builder, built
             try:
                 tmp.rename(out)
             except OSError:  # another process finished first: use theirs
-                shutil.rmtree(tmp, ignore_errors=True)
+                pass
         finally:
-            if tmp.exists():
+            if tmp is not None and tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        self.index_dir = out
+        self._load(out)
+        self.build_seconds = manifest["build_seconds"]
 
-    # ------------------------------------------------------------------ load
-    def _load(self, folder: Path, strict: bool) -> None:
+    # ------------------------------------------------------------------ load and validate
+    def _fail(self, folder: Path, what: str) -> RetrievalError:
+        return RetrievalError(f"{folder}: {what}; this BM25 index is corrupt or not ours: delete the folder and build it again "
+                              f"(BM25Retriever(corpus, cache_dir=...) or `jade-rag index build`)")
+
+    def _load(self, folder: Path, expect: tuple | None = None) -> None:
+        self.index_dir = folder
+        path = folder / "manifest.json"
         try:
-            manifest = json.loads((folder / "manifest.json").read_text())
+            manifest = json.loads(path.read_text())
         except FileNotFoundError:
             raise RetrievalError(f"{folder} is not a BM25 index folder (no manifest.json)") from None
         except (OSError, ValueError) as err:
-            raise RetrievalError(f"{folder}/manifest.json is unreadable ({err})") from None
+            raise self._fail(folder, f"manifest.json is unreadable ({err})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != INDEX_FORMAT:
-            raise RetrievalError(f"{folder} holds a {manifest.get('format') if isinstance(manifest, dict) else 'foreign'!r} "
-                                 f"index, not {INDEX_FORMAT!r}")
-        if (manifest["k1"], manifest["b"]) != (self.k1, self.b) and strict and hasattr(self, "corpus_hash"):
-            raise RetrievalError(f"{folder} was built with k1={manifest['k1']}, b={manifest['b']}, not k1={self.k1}, b={self.b}")
+            found = manifest.get("format") if isinstance(manifest, dict) else "foreign"
+            raise self._fail(folder, f"manifest.json describes a {found!r} index, not {INDEX_FORMAT!r}")
+        for key, kind in MANIFEST_KEYS.items():
+            value = manifest.get(key)
+            if value is None or not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                if not (kind is float and isinstance(value, int) and not isinstance(value, bool)):
+                    raise self._fail(folder, f"manifest.json has no valid {key!r} (expected {kind.__name__}, found {value!r})")
+        if expect is not None and (manifest["k1"], manifest["b"], manifest["corpus_hash"]) != expect:
+            raise self._fail(folder, f"manifest.json says k1={manifest['k1']}, b={manifest['b']}, corpus {manifest['corpus_hash'][:12]}, "
+                                     f"not k1={expect[0]}, b={expect[1]}, corpus {expect[2][:12]}")
+        files = manifest["files"]
+        for name in [f"{n}.npy" for n in ARRAYS] + list(BLOBS):
+            meta = files.get(name)
+            if not isinstance(meta, dict) or not isinstance(meta.get("bytes"), int) or not isinstance(meta.get("crc32"), int):
+                raise self._fail(folder, f"manifest.json lists no size and checksum for {name}")
+            try:
+                size = (folder / name).stat().st_size
+            except OSError:
+                raise self._fail(folder, f"{name} is missing") from None
+            if size != meta["bytes"]:
+                raise self._fail(folder, f"{name} has {size} bytes, the manifest says {meta['bytes']}")
+            if _crc32(folder / name) != meta["crc32"]:
+                raise self._fail(folder, f"{name} does not match its checksum (the file was changed after the build)")
+        arrays = {}
+        for name, dtype in ARRAYS.items():
+            try:
+                arr = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError) as err:
+                raise self._fail(folder, f"{name}.npy is unreadable ({err})") from None
+            if arr.dtype != dtype or arr.ndim != 1:
+                raise self._fail(folder, f"{name}.npy holds {arr.dtype}[{arr.ndim}-d], expected 1-d {np.dtype(dtype)}")
+            arrays[name] = np.asarray(arr)  # plain views: np.memmap slices are slow
         try:
-            for name in _ARRAYS:  # memory-mapped; plain ndarray views avoid np.memmap's per-slice overhead
-                setattr(self, name, np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r")))
-            self.vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
-            self._store = np.memmap(folder / "docs.jsonl", dtype=np.uint8, mode="r")
+            vocab_text = (folder / "terms.txt").read_text(encoding="utf-8")
+            postings = np.memmap(folder / "postings.bin", dtype=np.uint8, mode="r") if files["postings.bin"]["bytes"] else np.zeros(0, np.uint8)
+            store = np.memmap(folder / "docs.bin", dtype=np.uint8, mode="r") if files["docs.bin"]["bytes"] else np.zeros(0, np.uint8)
+            zdict = (folder / "docs.zdict").read_bytes()
         except (OSError, ValueError) as err:
-            raise RetrievalError(f"{folder} is a corrupt BM25 index ({type(err).__name__}: {err}); delete it to rebuild") from None
-        n = int(manifest["n_docs"])
-        if len(self.doc_offsets) != n + 1 or len(self.post_ptr) != len(self.vocab) + 1 or len(self.post_doc) != len(self.post_impact) \
-                or int(self.doc_offsets[-1]) != len(self._store) or len(self.term_max) != len(self.vocab):
-            raise RetrievalError(f"{folder} is a corrupt BM25 index (array sizes disagree); delete it to rebuild")
+            raise self._fail(folder, f"unreadable ({err})") from None
+        terms = vocab_text.split("\n") if vocab_text else []
+        vocab = dict(zip(terms, range(len(terms)), strict=True))
+        problem = self._check(manifest, arrays, len(postings), len(store), len(terms), len(vocab))
+        if problem:
+            raise self._fail(folder, problem)
+        self._attach(manifest, arrays, postings, store, zdict, vocab)
+
+    @staticmethod
+    def _check(m: dict, a: dict, n_bytes: int, n_store: int, n_terms: int, n_unique: int) -> str | None:
+        """What is wrong with an index's arrays, in O(size) numpy, or None."""
+        n, v, nb = m["n_docs"], m["n_terms"], m["n_blocks"]
+        if n < 1 or v < 0 or nb < 0 or not 0 <= m["doc_count"] <= n or not np.isfinite(m["avgdl"]) or m["avgdl"] < 0:
+            return "manifest.json has impossible counts"
+        if n_terms != v or n_unique != v:
+            return f"terms.txt holds {n_terms} terms ({n_unique} distinct), the manifest says {v}"
+        sizes = {"term_blocks": v + 1, "term_df": v, "term_max": v, "block_last": nb, "block_off": nb + 1, "block_max": nb,
+                 "norms": n, "doc_rank": n, "doc_offsets": n + 1}
+        for name, size in sizes.items():
+            if len(a[name]) != size:
+                return f"{name}.npy has {len(a[name])} entries, expected {size}"
+        tb, df, off, last = a["term_blocks"], a["term_df"], a["block_off"], a["block_last"]
+        if tb[0] != 0 or tb[-1] != nb or np.any(np.diff(tb) <= 0):
+            return "term_blocks.npy is not an increasing pointer array over the blocks"
+        nblk = np.diff(tb)
+        if np.any(df <= (nblk - 1) * BLOCK) or np.any(df > nblk * BLOCK) or np.any(df > n):
+            return "term_df.npy disagrees with the block counts"
+        if off[0] != 0 or off[-1] != n_bytes or np.any(np.diff(off) <= 0):
+            return "block_off.npy is not an increasing pointer array over postings.bin"
+        if nb and (last.min() < 0 or last.max() >= n):
+            return "block_last.npy holds document numbers out of range"
+        first_of_term = np.zeros(nb, dtype=bool)
+        first_of_term[tb[:-1]] = True
+        if nb > 1 and np.any((np.diff(last) <= 0) & ~first_of_term[1:]):
+            return "block_last.npy is not increasing within a term"
+        bm, tm = a["block_max"], a["term_max"]
+        if not np.all(np.isfinite(bm)) or np.any(bm < 0) or not np.all(np.isfinite(tm)):
+            return "block_max.npy or term_max.npy holds NaN, infinite or negative impacts"
+        if v and not np.array_equal(np.maximum.reduceat(bm, tb[:-1]), tm):
+            return "term_max.npy disagrees with block_max.npy"
+        rank = a["doc_rank"]
+        if rank.min() < 0 or rank.max() >= n or np.any(np.bincount(rank, minlength=n) != 1):
+            return "doc_rank.npy is not a permutation of the documents"
+        do = a["doc_offsets"]
+        if do[0] != 0 or do[-1] != n_store or np.any(np.diff(do) < 0):
+            return "doc_offsets.npy is not an increasing pointer array over docs.bin"
+        return None
+
+    def _attach(self, manifest: dict, arrays: dict, postings: np.ndarray, store: np.ndarray, zdict: bytes, vocab: dict) -> None:
+        self.manifest = manifest
+        for name, arr in arrays.items():
+            setattr(self, name, arr)
+        self.postings, self._store, self._zdict, self.vocab = postings, store, zdict, vocab
         self.k1, self.b = float(manifest["k1"]), float(manifest["b"])
-        self.n_docs, self.avgdl, self.corpus_hash = n, float(manifest["avgdl"]), manifest["corpus_hash"]
-        self.retriever_id = manifest["retriever_id"]
-        self.index_dir = folder
+        self.n_docs, self.doc_count, self.avgdl = int(manifest["n_docs"]), int(manifest["doc_count"]), float(manifest["avgdl"])
+        self.corpus_hash, self.retriever_id = manifest["corpus_hash"], manifest["retriever_id"]
+        self.compressed = bool(manifest["compressed"])
         self.build_seconds = 0.0
+        self.norm_inverse = norm_inverse(self.k1, self.b, np.float32(self.avgdl))
+        self._index = None
+        if _kernel is not None:
+            try:
+                self._index = _kernel.open(self.term_blocks, self.term_df, self.term_max, self.block_last, self.block_off,
+                                           self.block_max, self.postings, self.norms)
+                if self.index_dir is not None:  # every block decoded once, its maximum recomputed: O(postings), in C
+                    _kernel.check(self._index, self.norm_inverse)
+            except ValueError as err:
+                raise RetrievalError(f"{self.index_dir or 'the in-memory BM25 index'}: {err}; delete the folder and build it again") from None
+
+    # ------------------------------------------------------------------ pickling
+    def __reduce__(self):
+        if self.index_dir is not None:
+            return _reopen, (str(self.index_dir), self.n_threads)
+        return _reindex, (self._corpus, self.k1, self.b, self.n_threads)
 
     # ------------------------------------------------------------------ search
     def passage(self, doc: int) -> tuple[str, str, str]:
         """``(id, title, text)`` of document number ``doc``."""
         start, end = int(self.doc_offsets[doc]), int(self.doc_offsets[doc + 1])
-        return tuple(json.loads(bytes(self._store[start:end])))  # type: ignore[return-value]
+        raw = bytes(self._store[start:end])
+        try:
+            if self.compressed:
+                d = zlib.decompressobj(-15, zdict=self._zdict)
+                raw = d.decompress(raw) + d.flush()
+            record = json.loads(raw)
+        except (zlib.error, ValueError) as err:
+            record = err
+        if not (isinstance(record, list) and len(record) == 3 and all(isinstance(x, str) for x in record)):
+            raise RetrievalError(f"{self.index_dir}: passage {doc} of docs.bin does not decode; the index is corrupt: delete the "
+                                 "folder and build it again")
+        return tuple(record)  # type: ignore[return-value]
 
-    def _scores(self) -> np.ndarray:
-        buf = getattr(self._local, "buf", None)
-        if buf is None or len(buf) != self.n_docs:
-            buf = self._local.buf = np.zeros(self.n_docs, dtype=np.float32)
-        return buf
+    def query_terms(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """Term ids and weights (``boost * idf``, float32) of a query's indexed terms."""
+        counts = Counter(t for t in self.analyzer.terms(query[:MAX_QUERY_CHARS]) if t in self.vocab)
+        tids = np.array([self.vocab[t] for t in counts], dtype=np.int64)
+        boosts = np.array(list(counts.values()), dtype=np.float32)
+        return tids, boosts * idf(self.term_df[tids], self.doc_count)
 
     def top_docs(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Document numbers and scores of the top ``k`` for one query, best first."""
-        empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
         if k <= 0 or not isinstance(query, str):
-            return empty
-        counts = Counter(t for t in self.analyzer.terms(query[:MAX_QUERY_CHARS]) if t in self.vocab)
-        if not counts:
-            return empty
-        # (document frequency, term id, query count), rarest first
-        terms = sorted((int(self.post_ptr[self.vocab[t] + 1] - self.post_ptr[self.vocab[t]]), self.vocab[t], q) for t, q in counts.items())
-        frequent_from = len(terms)
-        if len(terms) > 1:
-            # MaxScore: documents that contain only frequent terms cannot beat the k-th best document found
-            # through the rare ones when the frequent terms' best possible contribution is below it
-            while frequent_from > 1 and terms[frequent_from - 1][0] * FREQUENT_SHARE > self.n_docs:
-                frequent_from -= 1
-        if _kernel is not None and self.use_kernel:
-            return self._top_docs_kernel(terms, frequent_from, k)
-        if frequent_from < len(terms):
-            result = self._top_docs_maxscore(terms, frequent_from, k)
-            if result is not None:
-                return result
-        return self._top_docs_exhaustive(terms, k)
-
-    def _top_docs_kernel(self, terms: list[tuple[int, int, int]], n_rare: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The same ranking as the numpy paths, in C with the GIL released (see _bm25_kernel.c)."""
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        tids, weights = self.query_terms(query)
+        if len(tids) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         k = min(k, self.n_docs)
-        out_docs = np.empty(k, dtype=np.int64)
-        out_scores = np.empty(k, dtype=np.float32)
-        tids = np.array([t[1] for t in terms], dtype=np.int64)
-        n = _kernel.topk(self.post_ptr, self.post_doc, self.post_impact, tids, np.array([t[2] for t in terms], dtype=np.float32),
-                         self.term_max[tids], n_rare, self._scores(), out_docs, out_scores, k)
-        return out_docs[:n], out_scores[:n]
+        if self._index is not None and self.use_kernel:
+            out_docs, out_scores = np.empty(k, dtype=np.int64), np.empty(k, dtype=np.float32)
+            n = _kernel.search(self._index, tids, weights, self.norm_inverse, self.doc_rank, k, out_docs, out_scores)
+            if n < 0:
+                raise RetrievalError(f"{self.index_dir or 'the in-memory BM25 index'}: postings.bin does not decode; the index is "
+                                     "corrupt: delete the folder and build it again")
+            return out_docs[:n], out_scores[:n]
+        return self.exhaustive(tids, weights, k)
 
-    def _postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
-        start, end = int(self.post_ptr[tid]), int(self.post_ptr[tid + 1])
-        return self.post_doc[start:end], self.post_impact[start:end]
+    def postings_of(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
+        """(documents, term frequencies) of a term, decoded in numpy."""
+        b0, b1 = int(self.term_blocks[tid]), int(self.term_blocks[tid + 1])
+        vals = decode_varbytes(np.asarray(self.postings[int(self.block_off[b0]): int(self.block_off[b1])]))
+        df = int(self.term_df[tid])
+        sizes = np.full(b1 - b0, BLOCK, dtype=np.int64)
+        sizes[-1] = df - BLOCK * (b1 - b0 - 1)
+        if len(vals) != 2 * df:
+            raise RetrievalError(f"{self.index_dir}: postings.bin does not decode; delete the folder and build it again")
+        starts = np.repeat(np.cumsum(2 * sizes) - 2 * sizes, 2 * sizes)
+        is_gap = (np.arange(len(vals)) - starts) < np.repeat(sizes, 2 * sizes)
+        docs = np.cumsum(vals[is_gap]) - 1
+        if df and (docs[-1] >= self.n_docs or np.any(np.diff(docs) <= 0)):
+            raise RetrievalError(f"{self.index_dir}: postings.bin does not decode; delete the folder and build it again")
+        return docs, vals[~is_gap]
 
-    def _accumulate(self, terms: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, int]:
-        """Every posting of ``terms`` added in order; (touched documents with repeats, their sums, lists used)."""
-        buf = self._scores()
-        parts = []
-        for _, tid, q_tf in terms:
-            docs, impacts = self._postings(tid)
-            buf[docs] += impacts * np.float32(q_tf)
-            parts.append(docs)
-        cand = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        vals = buf[cand]
-        buf[cand] = 0.0
-        return cand, vals, len(parts)
-
-    def _top_docs_maxscore(self, terms: list[tuple[int, int, int]], frequent_from: int, k: int):
-        """Exact top-k when it can be proven from the rare terms' candidates; else None (then exhaustive)."""
-        cand, vals, _ = self._accumulate(terms[:frequent_from])
-        cand, first = np.unique(cand, return_index=True)
-        vals = vals[first]
-        bound = 0.0
-        for _, tid, q_tf in terms[frequent_from:]:
-            docs, impacts = self._postings(tid)
-            pos = np.searchsorted(docs, cand)
-            pos[pos >= len(docs)] = 0
-            hit = docs[pos] == cand
-            vals = vals + np.where(hit, impacts[pos] * np.float32(q_tf), np.float32(0.0))
-            bound += float(self.term_max[tid]) * q_tf
-        if len(cand) < k:
-            return None
-        kth = np.partition(vals, len(vals) - k)[len(vals) - k]
-        if not kth > bound * (1 + 1e-6):  # a document outside the candidates might reach the top k
-            return None
-        order = np.lexsort((cand, -vals))[:k]
-        return cand[order].astype(np.int64), vals[order]
-
-    def _top_docs_exhaustive(self, terms: list[tuple[int, int, int]], k: int) -> tuple[np.ndarray, np.ndarray]:
-        cand, vals, n_parts = self._accumulate(terms)
-        m = min(k * n_parts, len(cand))
-        if m < len(cand):
-            # take every candidate scoring at least the m-th best, so ties at the boundary are all seen
-            threshold = np.partition(vals, len(vals) - m)[len(vals) - m]
-            keep = vals >= threshold
-            cand, vals = cand[keep], vals[keep]
-        docs, first = np.unique(cand, return_index=True)
-        scores = vals[first]
-        order = np.lexsort((docs, -scores))[:k]
-        return docs[order].astype(np.int64), scores[order]
+    def exhaustive(self, tids: np.ndarray, weights: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every posting of every query term scored (numpy): the reference the kernel's pruning must equal."""
+        total = np.zeros(self.n_docs, dtype=np.float64)
+        seen = np.zeros(self.n_docs, dtype=bool)
+        for tid, w in zip(tids.tolist(), weights.tolist(), strict=True):
+            docs, tfs = self.postings_of(tid)
+            w = np.float32(w)
+            x = tfs.astype(np.float32) * self.norm_inverse[self.norms[docs]]
+            total[docs] += (w - w / (np.float32(1) + x)).astype(np.float64)
+            seen[docs] = True
+        cand = np.flatnonzero(seen)
+        scores = total[cand].astype(np.float32)
+        order = np.lexsort((self.doc_rank[cand], -scores))[:k]
+        return cand[order].astype(np.int64), scores[order]
 
     def _search_one(self, query: str, k: int) -> list[Hit]:
         docs, scores = self.top_docs(query, k)

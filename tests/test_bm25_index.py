@@ -1,0 +1,175 @@
+"""The BM25 index format: block-max search equals exhaustive scoring, corrupted files give one clear error or
+a rebuild (never a crash or a silent ranking change), pickling reopens the index."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jade_env.data import Corpus, Passage, load_corpus
+from jade_env.errors import JadeError, RetrievalError
+from jade_env.retrieval import bm25 as module
+from jade_env.retrieval.bm25 import BM25Retriever
+
+QUERIES = ["Demon Dice collectible game", "American film director born", "river in Germany", "the first president", "football club"]
+
+
+def zipf_corpus(n: int, seed: int = 0) -> Corpus:
+    """Passages of 20-60 words drawn from a Zipfian vocabulary: long posting lists, many near-ties."""
+    rng = np.random.default_rng(seed)
+    words = np.array([f"w{i}" for i in range(3000)])
+    p = 1.0 / np.arange(1, 3001) ** 1.1
+    p /= p.sum()
+    return Corpus([Passage(f"z{i}", f"t{i % 7}", " ".join(rng.choice(words, size=int(rng.integers(20, 60)), p=p)))
+                   for i in range(n)], name=f"zipf-{n}")
+
+
+@pytest.fixture(scope="module")
+def corpus(shared_data: Path) -> Corpus:
+    return load_corpus(shared_data / "hotpotqa" / "hotpotqa_train_corpus.json")
+
+
+def test_block_max_search_equals_exhaustive_scoring() -> None:
+    if module._kernel is None:
+        pytest.skip("the C kernel was not compiled in this install")
+    r = BM25Retriever(zipf_corpus(6000), cache_dir=False)
+    rng = np.random.default_rng(1)
+    queries = [" ".join(f"w{int(i)}" for i in rng.zipf(1.3, size=int(rng.integers(1, 8))) if i < 3000) for _ in range(400)]
+    queries += ["w0 w1 w2 w3", "w0", "w1 w1 w1 w2", "w2999 w0", "t3 w5"]
+    for q in queries:
+        tids, weights = r.query_terms(q)
+        for k in (1, 10, 100):
+            fast, slow = r.top_docs(q, k), (r.exhaustive(tids, weights, k) if len(tids) else (np.empty(0), np.empty(0)))
+            assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1]), (q, k)
+    everything = r.top_docs("w0", 10**6)
+    assert len(everything[0]) == int(r.term_df[r.vocab["w0"]]) and np.all(np.diff(everything[1]) <= 0)
+
+
+def test_ties_are_broken_by_passage_id_string() -> None:
+    same = [Passage(pid, "", "alpha beta") for pid in ("d9", "d10", "d1", "d2")]
+    r = BM25Retriever(Corpus(same, name="ties"), cache_dir=False)
+    assert [h.id for h in r.search(["alpha"], 4)[0]] == ["d1", "d10", "d2", "d9"]
+
+
+def test_streamed_two_process_build_equals_in_process(monkeypatch, tmp_path: Path) -> None:
+    c = zipf_corpus(5000, seed=3)
+    single = BM25Retriever(c, cache_dir=False)
+    monkeypatch.setattr(module, "CHUNK", 700)
+    monkeypatch.setattr(module, "PARALLEL_FROM", 1000)  # worker processes, several chunks and merge batches
+    monkeypatch.setattr(module, "MERGE_POSTINGS", 20_000)
+    streamed = BM25Retriever(c, cache_dir=tmp_path)
+    qs = [f"w{i} w{i + 7} w{3 * i}" for i in range(60)]
+    assert streamed.search(qs, 10) == single.search(qs, 10)
+    assert streamed.compressed and not single.compressed
+
+
+def test_pickle_and_deepcopy_reopen_the_index(corpus: Corpus, tmp_path: Path) -> None:
+    r = BM25Retriever(corpus, cache_dir=tmp_path)
+    blob = pickle.dumps(r)
+    assert len(blob) < 2000  # the folder, not the arrays
+    for other in (pickle.loads(blob), copy.deepcopy(r)):
+        assert other.index_dir == r.index_dir and other.search(QUERIES, 5) == r.search(QUERIES, 5)
+    small = BM25Retriever(Corpus(list(corpus)[:40], name="small"), cache_dir=False)
+    again = pickle.loads(pickle.dumps(small))
+    assert again.index_dir is None and again.search(QUERIES, 5) == small.search(QUERIES, 5)
+
+
+# ----------------------------------------------------------------------------- corrupted indexes (issue 15)
+def corrupt_npy(folder: Path, name: str, edit) -> None:
+    arr = np.load(folder / f"{name}.npy", mmap_mode="r+")
+    edit(arr)
+    arr.flush()
+    del arr
+
+
+def flip_bytes(path: Path, n: int, start: int = 128) -> None:
+    data = bytearray(path.read_bytes())
+    for i in range(n):
+        data[start + i * 7] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def refresh_checksums(folder: Path) -> None:
+    """What an attacker (or a buggy tool) that rewrites the manifest would do: only the structural checks remain."""
+    m = json.loads((folder / "manifest.json").read_text())
+    for name, meta in m["files"].items():
+        data = (folder / name).read_bytes()
+        meta.update(bytes=len(data), crc32=zlib.crc32(data))
+    (folder / "manifest.json").write_text(json.dumps(m))
+
+
+CASES = {
+    "block_last entries set to 2**31-1": lambda f: corrupt_npy(f, "block_last", lambda a: a.__setitem__(slice(None, None, 50), 2**31 - 1)),
+    "5 bytes flipped in block_off": lambda f: flip_bytes(f / "block_off.npy", 5),
+    "NaN block maxima": lambda f: corrupt_npy(f, "block_max", lambda a: a.__setitem__(slice(None, None, 10), np.nan)),
+    "bytes flipped in postings": lambda f: flip_bytes(f / "postings.bin", 40, start=10),
+    "docs.bin edited": lambda f: flip_bytes(f / "docs.bin", 1, start=300),
+    "doc_rank entries out of range": lambda f: corrupt_npy(f, "doc_rank", lambda a: a.__setitem__(slice(None, None, 7), -5)),
+    "term_blocks truncated": lambda f: np.save(f / "term_blocks.npy", np.load(f / "term_blocks.npy")[:-3]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("checksums", ["kept", "rewritten"])
+def test_corrupt_index_gives_a_clear_error_or_a_rebuild(corpus: Corpus, tmp_path: Path, case: str, checksums: str) -> None:
+    small = Corpus(list(corpus)[:300], name="small")
+    good = BM25Retriever(small, cache_dir=tmp_path)
+    expected = good.search(QUERIES, 10)
+    folder = good.index_dir
+    del good
+    CASES[case](folder)
+    if checksums == "rewritten":
+        refresh_checksums(folder)
+    try:
+        opened = BM25Retriever(index_dir=folder)
+    except RetrievalError as err:  # one JadeError naming the folder and how to rebuild
+        assert isinstance(err, JadeError) and str(folder) in str(err) and "build it again" in str(err)
+    else:  # only a lie that keeps every structural invariant and the rewritten checksums passes the load
+        assert (checksums, case) == ("rewritten", "docs.bin edited")
+        with pytest.raises(RetrievalError, match="docs.bin does not decode.*build it again"):  # the passage read says so
+            for q in QUERIES:
+                opened.search([q], 300)
+        return
+    with pytest.warns(RuntimeWarning, match="rebuilding"):
+        rebuilt = BM25Retriever(small, cache_dir=tmp_path)  # the cache rebuilds itself
+    assert rebuilt.search(QUERIES, 10) == expected
+
+
+def test_manifest_problems_are_named(corpus: Corpus, tmp_path: Path) -> None:
+    r = BM25Retriever(Corpus(list(corpus)[:50], name="tiny"), cache_dir=tmp_path)
+    path = r.index_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for key in ("n_docs", "avgdl", "files"):
+        broken = {k: v for k, v in manifest.items() if k != key}
+        path.write_text(json.dumps(broken))
+        with pytest.raises(RetrievalError, match=f"manifest.json has no valid '{key}'"):
+            BM25Retriever(index_dir=r.index_dir)
+    path.write_text(json.dumps({**manifest, "n_docs": "many"}))
+    with pytest.raises(RetrievalError, match="no valid 'n_docs'"):
+        BM25Retriever(index_dir=r.index_dir)
+    path.write_text("{not json")
+    with pytest.raises(RetrievalError, match="unreadable"):
+        BM25Retriever(index_dir=r.index_dir)
+
+
+def test_kernel_rejects_inconsistent_arrays() -> None:
+    if module._kernel is None:
+        pytest.skip("the C kernel was not compiled in this install")
+    r = BM25Retriever(zipf_corpus(500), cache_dir=False)
+    args = [r.term_blocks, r.term_df, r.term_max, r.block_last, r.block_off, r.block_max, r.postings, r.norms]
+    bad_last = r.block_last.copy()
+    bad_last[3] = 2**31 - 1
+    bad_off = r.block_off.copy()
+    bad_off[5] = bad_off[6] + 1000
+    for i, bad in ((3, bad_last), (4, bad_off), (1, r.term_df * 3)):
+        with pytest.raises(ValueError):
+            module._kernel.open(*[bad if j == i else a for j, a in enumerate(args)])
+    with pytest.raises(ValueError, match="term id out of range"):
+        module._kernel.search(r._index, np.array([10**9]), np.ones(1, np.float32), r.norm_inverse, r.doc_rank, 5,
+                              np.empty(5, np.int64), np.empty(5, np.float32))
