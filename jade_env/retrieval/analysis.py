@@ -301,11 +301,17 @@ _MISSING = object()
 
 
 class Analyzer:
-    """Turns text into terms; caches the term of every surface token it has seen (bounded in bytes)."""
+    """Turns text into terms; caches the term of every surface token it has seen, bounded in bytes.
+
+    ``cache_limit`` (bytes, settable: a server fed by outside queries sets its own) bounds the memo; when the
+    next entry would pass it the memo is emptied (it loses nothing but speed). ``cache_bytes`` is the memo's
+    estimated size now and ``clears`` how often it was emptied.
+    """
 
     def __init__(self, cache_bytes: int = CACHE_BYTES) -> None:
         self._cache: dict[str, str | None] = {}
-        self._cache_bytes = 0
+        self.cache_bytes = 0
+        self.clears = 0
         self.cache_limit = cache_bytes
 
     def term(self, token: str) -> str | None:
@@ -323,10 +329,11 @@ class Analyzer:
             t = cache.get(token, _MISSING)
             if t is _MISSING:
                 t = self.term(token)
-                self._cache_bytes += 2 * len(token) + 120
-                if self._cache_bytes > self.cache_limit:
+                self.cache_bytes += 2 * len(token) + 120
+                if self.cache_bytes > self.cache_limit:
                     cache.clear()
-                    self._cache_bytes = 0
+                    self.cache_bytes = 0
+                    self.clears += 1
                 cache[token] = t
             if t is not None:
                 out.append(t)

@@ -36,7 +36,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jade_env.errors import RetrievalError
 from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever
-from jade_env.retrieval.bounded_cache import ByteBoundedDict
 from jade_env.retrieval.server_limits import RequestLimits, ServerLimits, protocol_class
 
 
@@ -159,26 +158,19 @@ class MicroBatcher:
 
 
 # ----------------------------------------------------------------------------- memory
-def bound_caches(retriever: Retriever, max_bytes: int) -> list[ByteBoundedDict]:
-    """Replace the word memo of the retriever's analyzer (BM25) by a :class:`ByteBoundedDict` of ``max_bytes``.
+def bound_caches(retriever: Retriever, max_bytes: int) -> list[Any]:
+    """Bound the word memo of the retriever's analyzer (BM25; on the retriever or the one it wraps) to ``max_bytes``.
 
-    The analyzer caps its memo by entries (:mod:`jade_env.retrieval.analysis`); fed by queries from
-    outside, that is unbounded in bytes. Found by duck typing (``analyzer._cache``, on the retriever
-    or on the one it wraps); a retriever without one has no memo to bound.
+    Fed by queries from outside, a memo must be bounded in bytes; the analyzers found are returned, so that
+    ``/health`` can report their ``cache_bytes`` and ``clears``. A retriever without an analyzer has no memo.
     """
-    bounded = []
-    seen: set[int] = set()
+    analyzers: list[Any] = []
     for owner in (retriever, getattr(retriever, "inner", None)):
         analyzer = getattr(owner, "analyzer", None)
-        memo = getattr(analyzer, "_cache", None)
-        if analyzer is None or id(analyzer) in seen or not isinstance(memo, dict):
-            continue
-        seen.add(id(analyzer))
-        if not isinstance(memo, ByteBoundedDict):
-            memo = ByteBoundedDict(max_bytes, memo.items())
-            analyzer._cache = memo
-        bounded.append(memo)
-    return bounded
+        if analyzer is not None and hasattr(analyzer, "cache_limit") and all(a is not analyzer for a in analyzers):
+            analyzer.cache_limit = max_bytes
+            analyzers.append(analyzer)
+    return analyzers
 
 
 def contents_of(hit: Hit, quote_titles: bool) -> str:
@@ -294,7 +286,7 @@ def create_app(retriever: Retriever, n_passages: int | None = None, limits: Serv
     async def info() -> dict[str, Any]:
         return {"retriever_id": retriever.retriever_id, "corpus_hash": retriever.corpus_hash, "passages": n_passages,
                 "batched_calls": batcher.calls, "limits": dataclasses.asdict(limits), "refused": guard.refused,
-                "cache_bytes": sum(m.bytes for m in memos), "cache_clears": sum(m.clears for m in memos)}
+                "cache_bytes": sum(a.cache_bytes for a in memos), "cache_clears": sum(a.clears for a in memos)}
 
     guard.fastapi = app
     return guard

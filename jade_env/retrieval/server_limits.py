@@ -17,8 +17,8 @@ Two layers, because uvicorn hands a request to the application only once its hea
   Refusals close the connection, so the rest of an oversized upload is not read.
 
 Memory is therefore bounded by ``max_in_flight * (max_body_bytes + the largest reply)`` plus
-``max_connections`` small buffers, plus the caches, each bounded in bytes (see
-:mod:`jade_env.retrieval.bounded_cache`).
+``max_connections`` small buffers, plus the caches, each bounded in bytes (the analyzer's word memo:
+:class:`jade_env.retrieval.analysis.Analyzer`).
 """
 
 from __future__ import annotations
