@@ -62,6 +62,7 @@ setup(
             "evaluate=baselines.commands.evaluate",
             "compare=baselines.commands.compare",
             "train=baselines.commands.train",
+            "ablate=baselines.commands.ablate",
             "leaderboard=leaderboard.cli",
         ],
     },

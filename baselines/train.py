@@ -1,36 +1,51 @@
 """Train a compact shared-backbone team policy with masked PPO, in one of the paradigms of the JADE paper.
 
-    python -m baselines.train --paradigm joint --env JadeRAG-Synthetic-v0 --steps 20000 --seed 0 --out runs/joint-0
+    python -m baselines.train --paradigm joint --spec mismatched-qr --steps 60000 --seed 0 --out runs/joint-0
 
-One file, top to bottom, in the CleanRL manner: the arguments, the environment of the paradigm, the
-policy, the loop (sb3-contrib's MaskablePPO over :class:`baselines.discrete_env.CandidateActionEnv`),
-the logging, the final evaluation through ``jade-rag evaluate``'s code path.
+One file, top to bottom, in the CleanRL manner: the arguments, the environment of the paradigm, the one
+shared start (behaviour cloning), the loop (sb3-contrib's MaskablePPO over
+:class:`baselines.discrete_env.CandidateActionEnv`), the logging, the final evaluation through
+``jade-rag evaluate``'s code path. The paradigms differ only in which roles the network plays and trains
+(the others are the frozen executors of ``--spec``, played inside the env) and in a fixed workflow:
 
-================  =====================================================================================
-paradigm          what the policy plays (everything else)
-================  =====================================================================================
-``joint``         every role (JADE: one shared network, one outcome reward)
-``decoupled``     the planner only (the executors are the frozen scripted ones: ``rule-planner``'s)
-``static``        QR, DS and AG of the fixed graph QR,R,DS,AG (the planner is never asked)
-``monolithic``    the single Search-R1-style agent (search or answer, turn by turn)
-================  =====================================================================================
+==============  ===================  ==============================  =========================================
+paradigm        the paper's row      roles the network trains        workflow
+==============  ===================  ==============================  =========================================
+``joint``       JADE                 every role                      chosen by the (trained) planner
+``decoupled``   MAO-ARAG             planner                         chosen by the trained planner
+``adaptive``    Adaptive-RAG         planner, routing only           AG, R,AG or QDS
+``static``      MMOA-RAG             QR, DS, AG                      QR,R,DS,AG
+``rrr``         RRR                  QR                              QR,R,AG
+``bgm``         BGM                  DS                              R,DS,AG
+``monolithic``  Search-R1            the single search agent         <search>/<answer> turns
+==============  ===================  ==============================  =========================================
 
-The run folder holds ``config.json``, ``metrics.csv`` (every ``--log-every`` steps: episodes, mean F1
-and reward over the last 200 episodes, the share of each top-level workflow, rounds and retrieval
-calls, steps per second; SB3's TensorBoard logs too when tensorboard is installed), ``model.zip`` (saved
-every ``--checkpoint-every`` steps and at the end; a rerun
-with the same folder resumes from it, and may raise ``--steps``) and ``eval/``
-(predictions, trajectories and metrics of the trained team on held-out questions).
+**One start for every arm.** Before PPO, the network is behaviour-cloned to the spec on episodes of the
+paradigm's env in which the spec plays every role, with soft targets that match the exploration
+(``1 - epsilon`` on the spec's choice, ``epsilon`` spread over the valid candidates; the planner's target is
+uniform unless ``--planner-start rule``, so that routing is what both arms learn), and its critic is fitted
+to those episodes' Monte-Carlo returns. The start depends on (env, workflow, spec, epsilon, seed)
+only, so ``joint`` and ``decoupled`` runs of one seed start from the same weights (``start_sha256`` in
+``summary.json``). While training, the frozen executors explore with ``epsilon`` too; at evaluation every
+role is greedy.
+
+The run folder holds ``config.json``, ``metrics.csv`` (every ``--log-every`` steps, over the last 200
+episodes: F1, return, rounds, retrieval calls, the share of each top-level workflow, F1 and workflow shares
+per question kind, steps per second), ``start.zip`` and ``model.zip`` (saved every ``--checkpoint-every``
+steps; a rerun with the same folder resumes, and may raise ``--steps``), ``eval/`` (predictions,
+trajectories and metrics on held-out questions) and ``summary.json`` (held-out F1 overall and per kind,
+workflow shares per kind, how often each trained role chose other than the spec would).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import importlib.util
 import json
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,19 +53,31 @@ import gymnasium as gym
 import numpy as np
 
 import jade_env  # noqa: F401
-from baselines.agents import make_agent
 from baselines.discrete_env import CandidateActionEnv, TrainedTeam
+from baselines.executor_specs import SPECS, ExecutorSpec, SpecExecutor
 from jade_env.errors import JadeError
 from jade_env.roles.ids import ROLES, TOP_LEVEL_WORKFLOWS
 
-PARADIGMS = {
-    # paradigm: (id suffix, roles the policy plays)
-    "joint": ("", ROLES),
-    "decoupled": ("-Decoupled", ("planner",)),
-    "static": ("-Static", ("qr", "ds", "ag")),
-    "monolithic": ("-Monolithic", ("agent",)),
-}
 WORKFLOWS = [",".join(w) for w in TOP_LEVEL_WORKFLOWS]
+
+
+@dataclass(frozen=True)
+class Paradigm:
+    roles: tuple[str, ...]  # the roles the network plays and trains; the frozen executors play the others
+    workflow: str | None = None  # a fixed top-level workflow (the planner is never asked)
+    workflows: tuple[str, ...] | None = None  # the planner's choices, when restricted
+    monolithic: bool = False
+
+
+PARADIGMS: dict[str, Paradigm] = {
+    "joint": Paradigm(ROLES),
+    "decoupled": Paradigm(("planner",)),
+    "adaptive": Paradigm(("planner",), workflows=("AG", "R,AG", "QDS")),
+    "static": Paradigm(("qr", "ds", "ag"), workflow="QR,R,DS,AG"),
+    "rrr": Paradigm(("qr",), workflow="QR,R,AG"),
+    "bgm": Paradigm(("ds",), workflow="R,DS,AG"),
+    "monolithic": Paradigm(("agent",), monolithic=True),
+}
 
 
 @dataclass
@@ -60,31 +87,45 @@ class Args:
     steps: int = 20_000
     seed: int = 0
     out: str = "runs/train"
+    spec: str = "matched"  # the frozen executors, and the behaviour every arm starts from (baselines.executor_specs)
+    epsilon: float = 0.3  # exploration of the frozen executors while training, and of the start's soft targets
+    planner_start: str = "uniform"  # the start's planner: "uniform" (no plan: both arms learn to route) or "rule" (the scripted plan)
+    bc_episodes: int = 600  # episodes of the spec the start is cloned from (0: no cloning, a uniform start)
+    bc_epochs: int = 30
     allow_ds: bool = True
     env_kwargs: str = '{"n": 2000, "synthetic": {"seed": 0}}'
     eval_kwargs: str = '{"n": 300, "synthetic": {"seed": 1}}'
     learning_rate: float = 3e-4
-    n_steps: int = 512
+    n_steps: int = 1024
     batch_size: int = 128
     ent_coef: float = 0.01
     log_every: int = 1_000
     checkpoint_every: int = 5_000
-    executor_checkpoint: str = ""  # decoupled: a trained model.zip plays the executors, frozen (default: the scripted ones)
+    executor_checkpoint: str = ""  # a trained model.zip plays the frozen executors instead of the spec
 
 
-def paradigm_env_id(env: str, paradigm: str) -> str:
-    if paradigm not in PARADIGMS:
-        raise JadeError(f"unknown paradigm {paradigm!r}; expected one of {', '.join(PARADIGMS)}")
+def paradigm_of(args: Args) -> Paradigm:
+    if args.paradigm not in PARADIGMS:
+        raise JadeError(f"unknown paradigm {args.paradigm!r}; expected one of {', '.join(PARADIGMS)}")
+    if args.spec not in SPECS:
+        raise JadeError(f"unknown executor spec {args.spec!r}; expected one of {', '.join(SPECS)}")
+    if args.planner_start not in ("uniform", "rule"):
+        raise JadeError(f"planner_start must be 'uniform' or 'rule', got {args.planner_start!r}")
+    return PARADIGMS[args.paradigm]
+
+
+def env_id_of(env: str, paradigm: Paradigm) -> str:
+    """The base id of ``env`` (any paradigm suffix dropped), or its Monolithic id."""
     base = env.removesuffix("-v0")
     for suffix in ("-Decoupled", "-Static", "-Monolithic"):
         base = base.removesuffix(suffix)
-    return f"{base}{PARADIGMS[paradigm][0]}-v0"
+    return f"{base}{'-Monolithic' if paradigm.monolithic else ''}-v0"
 
 
-def frozen_executors(args: Args):
-    """The executors of the decoupled paradigm: the scripted ones, or a trained checkpoint, never updated."""
+def frozen_executors(args: Args, epsilon: float, seed: int):
+    """The executors the network does not play: the spec (exploring with ``epsilon``), or a trained checkpoint."""
     if not args.executor_checkpoint:
-        return make_agent("rule-planner")
+        return SpecExecutor(args.spec, epsilon=epsilon, seed=seed, allow_ds=args.allow_ds)
     from sb3_contrib import MaskablePPO
 
     try:
@@ -97,17 +138,71 @@ def frozen_executors(args: Args):
     return TrainedTeam(model, roles=ROLES, allow_ds=args.allow_ds)
 
 
-def make_env(args: Args, kwargs: dict, executors=None) -> CandidateActionEnv:
-    env_id = paradigm_env_id(args.env, args.paradigm)
-    if args.paradigm == "decoupled":
-        kwargs = {**kwargs, "executor": executors if executors is not None else frozen_executors(args)}
-    return CandidateActionEnv(gym.make(env_id, **kwargs), allow_ds=args.allow_ds)
+def make_env(args: Args, kwargs: dict, roles: tuple[str, ...], executors=None) -> CandidateActionEnv:
+    """The paradigm's env, the network playing ``roles`` and ``executors`` the rest (inside the env)."""
+    paradigm = paradigm_of(args)
+    kwargs = {**kwargs, **({"workflow": paradigm.workflow} if paradigm.workflow else {})}
+    if not paradigm.monolithic and set(roles) != set(ROLES):
+        kwargs = {**kwargs, "controlled_roles": list(roles), "executor": executors}
+    return CandidateActionEnv(gym.make(env_id_of(args.env, paradigm), **kwargs), allow_ds=args.allow_ds, workflows=paradigm.workflows)
+
+
+def clone_the_spec(model, args: Args, env_kwargs: dict) -> None:
+    """The one start: behaviour cloning to the spec (soft targets), then the critic on Monte-Carlo returns."""
+    import torch
+    import torch.nn.functional as F
+
+    paradigm, spec = paradigm_of(args), ExecutorSpec.named(args.spec)
+    env = make_env(args, env_kwargs, ("agent",) if paradigm.monolithic else ROLES)  # the spec plays every role
+    rng = np.random.default_rng(args.seed)
+    obs_rows, masks, targets, returns = [], [], [], []
+    obs, _ = env.reset(seed=args.seed)
+    for _ in range(args.bc_episodes):
+        done, rewards = False, []
+        while not done:
+            text_obs = env.text_observation
+            target = spec.soft_targets(text_obs["role"], text_obs, env.candidates, args.epsilon, args.planner_start)
+            obs_rows.append(obs)
+            masks.append(env.action_masks())
+            targets.append(target)
+            obs, reward, terminated, truncated, _ = env.step(int(rng.choice(len(target), p=target)))
+            rewards.append(reward)
+            done = terminated or truncated
+        returns += list(np.cumsum(rewards[::-1])[::-1])  # gamma = 1: the return of each step is what is still to come
+        obs, _ = env.reset()
+    env.close()
+    x = torch.as_tensor(np.array(obs_rows), dtype=torch.float32)
+    m = torch.as_tensor(np.array(masks))
+    y = torch.as_tensor(np.array(targets), dtype=torch.float32)
+    g = torch.as_tensor(np.array(returns), dtype=torch.float32)
+    policy = model.policy
+    optimizer = torch.optim.Adam(policy.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(args.seed)
+    for _ in range(args.bc_epochs):
+        for batch in torch.randperm(len(x), generator=generator).split(256):
+            latent_pi, latent_vf = policy.mlp_extractor(policy.extract_features(x[batch], policy.pi_features_extractor))
+            logits = policy.action_net(latent_pi).masked_fill(~m[batch], -1e8)
+            policy_loss = -(y[batch] * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+            value_loss = F.mse_loss(policy.value_net(latent_vf).squeeze(-1), g[batch])
+            optimizer.zero_grad()
+            (policy_loss + 0.5 * value_loss).backward()
+            optimizer.step()
+
+
+def weights_sha256(model) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.policy.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def train(args: Args) -> dict:
+    import torch
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.callbacks import BaseCallback
 
+    paradigm = paradigm_of(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "config.json"
@@ -116,11 +211,15 @@ def train(args: Args) -> dict:
         if old != {k: v for k, v in asdict(args).items() if k != "steps"}:
             raise JadeError(f"{out} holds a run with another configuration; use a new --out folder (only --steps may change)")
     config_path.write_text(json.dumps(asdict(args), indent=2))
-    executors = frozen_executors(args) if args.paradigm == "decoupled" else None
-    env = make_env(args, json.loads(args.env_kwargs), executors)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(1)  # a small network: one thread is fastest, and parallel runs do not oversubscribe the cores
+    env_kwargs = json.loads(args.env_kwargs)
+    executors = frozen_executors(args, epsilon=args.epsilon, seed=args.seed + 1) if not paradigm.monolithic else None
+    env = make_env(args, env_kwargs, paradigm.roles, executors)
+    kinds = [e.type for e in env.unwrapped.examples]
 
-    # the policy: one MLP over (role, question, candidates) for every role it plays = the shared backbone
-    checkpoint = out / "model.zip"
+    # the policy: one MLP over (role, context, question, candidates) for every role it plays = the shared backbone
+    checkpoint, start = out / "model.zip", out / "start.zip"
     done_steps = 0
     if checkpoint.exists():
         try:
@@ -133,38 +232,45 @@ def train(args: Args) -> dict:
         model = MaskablePPO("MlpPolicy", env, learning_rate=args.learning_rate, n_steps=args.n_steps, batch_size=args.batch_size,
                             gamma=1.0, gae_lambda=0.95, ent_coef=args.ent_coef, seed=args.seed, verbose=0,
                             policy_kwargs={"net_arch": [128, 128]}, tensorboard_log=tensorboard)
+        if args.bc_episodes:
+            clone_the_spec(model, args, env_kwargs)
+        model.save(start)
+    start_sha = weights_sha256(MaskablePPO.load(start)) if start.exists() else ""
 
     class Log(BaseCallback):
-        """Metrics over time, from the info of each finished episode."""
+        """Metrics over time, from the info of each finished episode: overall and per question kind."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.f1, self.reward = deque(maxlen=200), deque(maxlen=200)
-            self.workflows, self.rounds, self.calls = deque(maxlen=200), deque(maxlen=200), deque(maxlen=200)
+            self.window: deque[tuple[float, float, str, int, int, str]] = deque(maxlen=200)
             self.episodes, self.started = 0, time.perf_counter()
             self.file = (out / "metrics.csv").open("a", newline="")
             self.writer = csv.writer(self.file)
+            self.kinds = sorted(set(kinds))
             if self.file.tell() == 0:
-                self.writer.writerow(["step", "episodes", "f1", "reward", "rounds", "retrieval_calls", "steps_per_s", *WORKFLOWS])
+                self.writer.writerow(["step", "episodes", "f1", "reward", "rounds", "retrieval_calls", "steps_per_s", *WORKFLOWS,
+                                      *(f"f1:{k}" for k in self.kinds), *(f"share:{k}:{w}" for k in self.kinds for w in WORKFLOWS)])
 
         def _on_step(self) -> bool:
             for info in self.locals["infos"]:
                 if info["episode_end"]:
                     self.episodes += 1
-                    self.f1.append(info["metrics"]["f1"])
-                    self.reward.append(sum(json.loads(info["transition_rewards"])))
-                    self.workflows.append(info["workflow"])  # "monolithic" for that paradigm: no workflow share
-                    self.rounds.append(info["counters"]["rounds"])
-                    self.calls.append(info["counters"]["retrieval_calls"])
-            if args.log_every and self.num_timesteps % args.log_every == 0 and self.f1:
-                shares = Counter(self.workflows)
+                    self.window.append((info["metrics"]["f1"], sum(json.loads(info["transition_rewards"])), info["workflow"],
+                                        info["counters"]["rounds"], info["counters"]["retrieval_calls"], kinds[info["question_index"]]))
+            if args.log_every and self.num_timesteps % args.log_every == 0 and self.window:
+                f1, reward, workflow, rounds, calls, kind = zip(*self.window, strict=True)
+                shares = Counter(workflow)
+                by_kind: dict[str, list[int]] = defaultdict(list)
+                for i, k in enumerate(kind):
+                    by_kind[k].append(i)
                 rate = (self.num_timesteps - done_steps) / (time.perf_counter() - self.started)
-                self.writer.writerow([self.num_timesteps, self.episodes, np.mean(self.f1), np.mean(self.reward), np.mean(self.rounds),
-                                      np.mean(self.calls), rate, *(shares[w] / len(self.workflows) for w in WORKFLOWS)])
+                self.writer.writerow([self.num_timesteps, self.episodes, np.mean(f1), np.mean(reward), np.mean(rounds), np.mean(calls), rate,
+                                      *(shares[w] / len(workflow) for w in WORKFLOWS),
+                                      *(np.mean([f1[i] for i in by_kind[k]]) if by_kind[k] else "" for k in self.kinds),
+                                      *(sum(workflow[i] == w for i in by_kind[k]) / len(by_kind[k]) if by_kind[k] else ""
+                                        for k in self.kinds for w in WORKFLOWS)])
                 self.file.flush()
-                if args.log_every:
-                    print(f"step {self.num_timesteps:>7}  episodes {self.episodes:>6}  F1 {np.mean(self.f1):.3f}  {rate:.0f} steps/s",
-                          flush=True)
+                print(f"step {self.num_timesteps:>7}  episodes {self.episodes:>6}  F1 {np.mean(f1):.3f}  {rate:.0f} steps/s", flush=True)
             if args.checkpoint_every and self.num_timesteps % args.checkpoint_every == 0:
                 self.model.save(checkpoint)  # a killed run resumes from here
             return True
@@ -175,19 +281,68 @@ def train(args: Args) -> dict:
     remaining = max(args.steps - done_steps, 0)
     if remaining:
         model.learn(total_timesteps=remaining, callback=Log(), reset_num_timesteps=False)
-        model.save(checkpoint)
+    model.save(checkpoint)
+    env.close()
 
-    # final evaluation on held-out questions, through jade-rag evaluate's code path
+    # final evaluation on held-out questions, through jade-rag evaluate's code path: every role greedy
     from baselines.evaluate import evaluate_agent
 
-    roles = PARADIGMS[args.paradigm][1]
-    fallback = executors if executors is not None else make_agent("rule-planner")
-    metrics = evaluate_agent(paradigm_env_id(args.env, args.paradigm) if args.paradigm != "decoupled" else args.env,
-                             lambda examples: TrainedTeam(model, roles=roles, allow_ds=args.allow_ds, fallback=fallback),
-                             out / "eval", agent_name=f"compact-{args.paradigm}", env_kwargs=json.loads(args.eval_kwargs),
-                             progress=False)
-    env.close()
+    spec = ExecutorSpec.named(args.spec)
+    fallback = frozen_executors(args, epsilon=0.0, seed=0) if not paradigm.monolithic else None
+    agent = DriftRecorder(TrainedTeam(model, roles=paradigm.roles, allow_ds=args.allow_ds, fallback=fallback,
+                                      workflows=paradigm.workflows), spec)
+    eval_kwargs = {**json.loads(args.eval_kwargs), **({"workflow": paradigm.workflow} if paradigm.workflow else {})}
+    metrics = evaluate_agent(env_id_of(args.env, paradigm), lambda examples: agent, out / "eval", agent_name=f"compact-{args.paradigm}",
+                             env_kwargs=eval_kwargs, progress=False)
+    summary = {"config": asdict(args), "start_sha256": start_sha, "f1": metrics["f1"], "em": metrics["em"],
+               "workflow_distribution": metrics["workflow_distribution"], "executor_drift": agent.drift(), **per_kind(out / "eval")}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     return metrics
+
+
+class DriftRecorder:
+    """An agent wrapper that counts, per trained role, the turns in which it chose other than the spec would."""
+
+    def __init__(self, agent: TrainedTeam, spec: ExecutorSpec) -> None:
+        self.agent, self.spec = agent, spec
+        self.turns: Counter[str] = Counter()
+        self.moved: Counter[str] = Counter()
+
+    def act(self, role: str, obs: dict[str, str]) -> str:
+        text = self.agent.act(role, obs)
+        if role in self.agent.roles:
+            candidates = self.agent.featurizer.generator(role, obs)
+            self.turns[role] += 1
+            self.moved[role] += text != candidates.texts[self.spec.choose(role, obs, candidates)]
+        return text
+
+    def drift(self) -> dict[str, float]:
+        return {role: self.moved[role] / n for role, n in sorted(self.turns.items())}
+
+
+def per_kind(eval_dir: Path) -> dict:
+    """Held-out F1 and top-level workflow shares per question kind, from the evaluation's trajectories."""
+    from jade_env.data.splits import load_split
+    from jade_env.wrappers import read_trajectories
+
+    config = json.loads((eval_dir / "config.json").read_text())
+    kwargs = config["env_kwargs"]
+    examples = load_split(kwargs.get("dataset", _dataset_of(config["env_id"])), kwargs.get("data_path"), kwargs.get("split"),
+                          kwargs.get("n"), kwargs.get("sample_seed"), kwargs.get("data_format"), kwargs.get("synthetic"))
+    kind_of = {e.id: e.type for e in examples}
+    f1: dict[str, list[float]] = defaultdict(list)
+    shares: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in read_trajectories(eval_dir / "trajectories.jsonl"):
+        kind = kind_of.get(record["question_id"], "")
+        f1[kind].append(record["metrics"]["f1"])
+        shares[kind][record["workflow"]] += 1
+    return {"f1_by_kind": {k: float(np.mean(v)) for k, v in sorted(f1.items())},
+            "n_by_kind": {k: len(v) for k, v in sorted(f1.items())},
+            "workflows_by_kind": {k: {w: n / sum(c.values()) for w, n in sorted(c.items())} for k, c in sorted(shares.items())}}
+
+
+def _dataset_of(env_id: str) -> str:
+    return gym.spec(env_id).kwargs["dataset"]
 
 
 def parse(argv: list[str] | None = None) -> Args:

@@ -1,4 +1,4 @@
-"""The compact trainer (work in progress on issue 7): each paradigm trains a few hundred steps and evaluates."""
+"""The compact trainer: each paradigm trains a few hundred steps and evaluates; resume, checkpoints, errors."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pytest
 pytest.importorskip("sb3_contrib", reason="the rl extra is not installed")
 
 from baselines.discrete_env import CandidateActionEnv, observation_size  # noqa: E402
-from baselines.train import Args, paradigm_env_id, train  # noqa: E402
+from baselines.train import PARADIGMS, Args, env_id_of, train  # noqa: E402
 from jade_env.errors import JadeError  # noqa: E402
 
 SMALL = {"env_kwargs": json.dumps({"n": 200, "synthetic": {"seed": 0}}), "eval_kwargs": json.dumps({"n": 30, "synthetic": {"seed": 1}}),
-         "n_steps": 128, "batch_size": 64, "log_every": 128}
+         "n_steps": 128, "batch_size": 64, "log_every": 128, "bc_episodes": 20, "bc_epochs": 2}
 
 
 def test_candidate_env_masks_and_features() -> None:
@@ -37,20 +37,25 @@ def test_candidate_env_masks_and_features() -> None:
     assert without_ds.action_masks().sum() == 6
 
 
-@pytest.mark.parametrize("paradigm", ["joint", "decoupled", "static", "monolithic"])
+@pytest.mark.parametrize("paradigm", list(PARADIGMS))
 def test_each_paradigm_trains_and_evaluates(paradigm: str, tmp_path: Path) -> None:
     args = Args(paradigm=paradigm, steps=256, out=str(tmp_path / paradigm), **SMALL)
     metrics = train(args)
     assert metrics["n"] == 30 and 0.0 <= metrics["f1"] <= 1.0
     rows = list(csv.DictReader((tmp_path / paradigm / "metrics.csv").open()))
     assert rows and int(rows[-1]["step"]) == 256
-    assert (tmp_path / paradigm / "model.zip").exists()
+    assert (tmp_path / paradigm / "model.zip").exists() and (tmp_path / paradigm / "start.zip").exists()
+    summary = json.loads((tmp_path / paradigm / "summary.json").read_text())
+    assert set(summary["executor_drift"]) <= set(PARADIGMS[paradigm].roles) and summary["f1_by_kind"]
 
 
 def test_unknown_paradigm_and_config_mismatch(tmp_path: Path) -> None:
     with pytest.raises(JadeError, match="unknown paradigm 'solo'"):
-        paradigm_env_id("JadeRAG-Synthetic-v0", "solo")
-    assert paradigm_env_id("JadeRAG-HotpotQA-Static-v0", "decoupled") == "JadeRAG-HotpotQA-Decoupled-v0"
+        train(Args(paradigm="solo", out=str(tmp_path / "solo")))
+    with pytest.raises(JadeError, match="unknown executor spec 'odd'"):
+        train(Args(spec="odd", out=str(tmp_path / "odd")))
+    assert env_id_of("JadeRAG-HotpotQA-Static-v0", PARADIGMS["decoupled"]) == "JadeRAG-HotpotQA-v0"
+    assert env_id_of("JadeRAG-HotpotQA-v0", PARADIGMS["monolithic"]) == "JadeRAG-HotpotQA-Monolithic-v0"
     train(Args(paradigm="decoupled", steps=128, out=str(tmp_path / "r"), **SMALL))
     with pytest.raises(JadeError, match="another configuration"):
         train(Args(paradigm="joint", steps=128, out=str(tmp_path / "r"), **SMALL))
@@ -97,7 +102,7 @@ def test_frozen_executor_checkpoint_stays_bit_identical(tmp_path: Path) -> None:
 def test_joint_policy_learns_on_an_easy_synthetic_setting(tmp_path: Path) -> None:
     easy = {"env_kwargs": json.dumps({"n": 300, "synthetic": {"seed": 0, "hop_mix": {"1-hop": 1.0}}}),
             "eval_kwargs": json.dumps({"n": 100, "synthetic": {"seed": 1, "hop_mix": {"1-hop": 1.0}}}),
-            "n_steps": 256, "batch_size": 64, "log_every": 0, "seed": 0}
+            "n_steps": 256, "batch_size": 64, "log_every": 0, "seed": 0, "bc_episodes": 0}  # a uniform start: learning from scratch
     untrained = train(Args(paradigm="joint", steps=0, out=str(tmp_path / "untrained"), **easy))
     trained = train(Args(paradigm="joint", steps=6000, out=str(tmp_path / "trained"), **easy))
     assert trained["f1"] > untrained["f1"] + 0.15, (untrained["f1"], trained["f1"])

@@ -8,6 +8,9 @@ Patterns (HotpotQA, 2Wiki and the Synthetic world phrase them alike):
   shared attribute (``What is the nationality of A?``, ``In which country was A born?``);
 * bridge, ``... the R of E ...`` (``the director of film X``): first ``Who is the R of E?``, then the
   question with ``#1`` in place of ``the R of E``; nested relations give one sub-question per link;
+* a composite attribute is split into its links (the fine split): ``In which country was X born?``
+  becomes ``Where was X born?`` then ``In which country is #k?``, so that a three-hop question such as
+  ``In which country was the director of F born?`` gets one sub-question per hop;
 * otherwise the question cannot be split by rule, and a single restated sub-question is returned.
 """
 
@@ -61,8 +64,28 @@ def pair_attribute_question(subject: str, shared: str) -> str:
     return f"What is {subject}?"
 
 
-def split_question(question: str, serial: bool) -> list[str]:
-    """Sub-questions of ``question`` by the rules of the module docstring."""
+_COUNTRY_OF_BIRTH = re.compile(r"^In which country was (.+?) born\?*$", re.I)
+_REFERENCE = re.compile(r"#(\d+)")
+
+
+def fine_split(subquestions: list[str]) -> list[str]:
+    """Each composite-attribute sub-question split into its links; later ``#k`` references follow the new numbers."""
+    out: list[str] = []
+    renumbered: dict[int, int] = {}  # old sub-question number -> the new number of the sub-question giving that answer
+    for number, sub in enumerate(subquestions, start=1):
+        sub = _REFERENCE.sub(lambda m: f"#{renumbered.get(int(m.group(1)), int(m.group(1)))}", sub)
+        m = _COUNTRY_OF_BIRTH.match(sub)
+        if m:
+            out.append(f"Where was {m.group(1)} born?")
+            out.append(f"In which country is #{len(out)}?")
+        else:
+            out.append(sub)
+        renumbered[number] = len(out)
+    return out
+
+
+def split_question(question: str, serial: bool, fine: bool = True) -> list[str]:
+    """Sub-questions of ``question`` by the rules of the module docstring (``fine=False``: no fine split)."""
     q = " ".join(question.split())
     m = _OPTIONS.search(q)
     if m and _COMPARATIVE.search(q):
@@ -89,6 +112,8 @@ def split_question(question: str, serial: bool) -> list[str]:
         remaining = remaining[: rel.start()] + f"#{len(subs)}" + remaining[rel.end():]
     if subs and remaining.strip() != f"#{len(subs)}?":
         subs.append(remaining if remaining.endswith("?") else remaining + "?")
+    if fine:
+        subs = fine_split(subs or [q])
     if len(subs) >= 2:
         return subs[:4]
     return [f"What is known about {', '.join(content_words(q)[:8])}?"]

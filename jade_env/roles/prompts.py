@@ -45,7 +45,7 @@ class RoleView:
     ``question`` is the current target question (the original or a sub-question);
     ``original_question`` the episode's question; ``history`` the (sub-question, answer) pairs found
     so far; ``documents`` the retrieved (``ds``) or selected (``ag``) documents; ``modules`` the codes
-    the planner may use; ``depth`` 0 for the original question, 1 for a sub-question.
+    the planner may use; ``depth`` 0 for the original question, 1 for a sub-question (for every role).
     """
 
     role: str

@@ -142,31 +142,31 @@ class Episode(EpisodeBase):
         workflow = yield from self._plan(question, depth)
         if workflow[0] in ("QDS", "QDP"):
             serial = workflow[0] == "QDS"
-            subquestions = yield from self._decompose(question, serial)
+            subquestions = yield from self._decompose(question, serial, depth)
             pairs: list[tuple[str, str]] = []
             sub_rounds: list[int] = []
             for sub in subquestions:
                 if serial and pairs:  # rewrite with the answers found so far (the first has none to use)
-                    sub = yield from self._rewrite(RoleView("qr", sub, question, history=tuple(pairs)))
+                    sub = yield from self._rewrite(RoleView("qr", sub, question, history=tuple(pairs), depth=depth + 1))
                 answer, rounds = yield from self._solve(sub, depth + 1)
                 pairs.append((sub, answer))
                 self.nodes.append((sub, answer))
                 sub_rounds.append(rounds)
-            final = yield from self._answer(RoleView("as", question, question, history=tuple(pairs)))
+            final = yield from self._answer(RoleView("as", question, question, history=tuple(pairs), depth=depth))
             return final, 1 + (sum(sub_rounds) if serial else max(sub_rounds))
-        answer = yield from self._execute_direct(workflow, question)
+        answer = yield from self._execute_direct(workflow, question, depth)
         return answer, 1
 
-    def _execute_direct(self, workflow: tuple[str, ...], question: str) -> Generator[Request, Any, str]:
+    def _execute_direct(self, workflow: tuple[str, ...], question: str, depth: int) -> Generator[Request, Any, str]:
         query = question
         if "QR" in workflow:  # a direct QR sees the question alone
-            query = yield from self._rewrite(RoleView("qr", question, question))
+            query = yield from self._rewrite(RoleView("qr", question, question, depth=depth))
         documents: list[Hit] = []
         if "R" in workflow:
             documents = yield RetrieveRequest(query, self.config.top_k)
         if "DS" in workflow:
-            documents = yield from self._select(question, documents)
-        view = RoleView("ag", question, self.example.question, documents=_views(documents), retrieved="R" in workflow)
+            documents = yield from self._select(question, documents, depth)
+        view = RoleView("ag", question, self.example.question, documents=_views(documents), retrieved="R" in workflow, depth=depth)
         return (yield from self._answer(view))
 
     # ---------------------------------------------------------------- one role each
@@ -191,8 +191,9 @@ class Episode(EpisodeBase):
         self.workflows.append((depth, workflow))
         return workflow
 
-    def _decompose(self, question: str, serial: bool) -> Generator[Request, Any, tuple[str, ...]]:
-        view = RoleView("qds" if serial else "qdp", question, self.example.question, max_subquestions=self.config.max_subquestions)
+    def _decompose(self, question: str, serial: bool, depth: int) -> Generator[Request, Any, tuple[str, ...]]:
+        view = RoleView("qds" if serial else "qdp", question, self.example.question, depth=depth,
+                        max_subquestions=self.config.max_subquestions)
         text, record = yield from self._ask(view)
         parsed = parse_subquestions(text or "", question=question, max_subquestions=self.config.max_subquestions,
                                     strict=self.config.strict_format)
@@ -203,8 +204,8 @@ class Episode(EpisodeBase):
         parsed = parse_query(text or "", input_question=view.question, strict=self.config.strict_format)
         return self._judge(record, parsed, view.question, text)
 
-    def _select(self, question: str, documents: list[Hit]) -> Generator[Request, Any, list[Hit]]:
-        view = RoleView("ds", question, self.example.question, documents=_views(documents), retrieved=True)
+    def _select(self, question: str, documents: list[Hit], depth: int) -> Generator[Request, Any, list[Hit]]:
+        view = RoleView("ds", question, self.example.question, documents=_views(documents), retrieved=True, depth=depth)
         text, record = yield from self._ask(view)
         parsed = parse_doc_ids(text or "", n_documents=len(documents), strict=self.config.strict_format)
         indices = self._judge(record, parsed, tuple(range(len(documents))), text)
