@@ -33,7 +33,7 @@ EXTRAS["all"] = sorted({req for name, reqs in EXTRAS.items() if name != "lucene"
 
 setup(
     name="jade-env",
-    version="0.1.0",
+    version="0.2.0",
     description="Gymnasium and PettingZoo environments, baselines and a leaderboard for agentic RAG (JADE).",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",

@@ -11,7 +11,7 @@ from typing import Any
 
 from jade_env.registration import register_envs
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 register_envs()
 

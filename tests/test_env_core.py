@@ -214,3 +214,32 @@ def test_no_module_touches_another_modules_private_names() -> None:
             offenders += [f"{path.relative_to(REPO)}:{node.lineno} {n}" for n in used
                           if n.startswith("_") and not n.startswith("__") and n in elsewhere]
     assert not offenders, offenders
+
+
+def test_a_time_limit_truncation_ends_with_the_score_of_the_best_answer_so_far() -> None:
+    env = gym.make("JadeRAG-Synthetic-v0", max_episode_steps=4, **SYN)
+    gold = env.unwrapped.examples[0].answers[0]
+    obs, info = env.reset(options={"index": 0})
+    assert info["prediction"] == "" and info["metrics"]["f1"] == 0.0
+    actions = ["<workflow>QDP</workflow>", "<q1>x?</q1><q2>y?</q2>", "<workflow>AG</workflow>", f"<answer>{gold}</answer>"]
+    for action in actions:
+        obs, reward, terminated, truncated, info = env.step(action)
+    assert truncated and not terminated and not info["episode_end"]  # the TimeLimit, not the episode, ended it
+    assert info["prediction"] == gold and info["metrics"]["f1"] == 1.0  # what the team had found: the first sub-answer
+
+
+def test_pettingzoo_max_cycles_caps_the_agent_steps() -> None:
+    env = jade_env.team_env("synthetic", max_cycles=2, **SYN)
+    env.reset(seed=0, options={"index": 0})
+    steps = 0
+    for agent in env.agent_iter(max_iter=50):
+        obs, reward, terminated, truncated, info = env.last()
+        if terminated or truncated:
+            assert truncated and info["episode_end"]
+            env.step(None)
+            continue
+        env.step("<workflow>QDS</workflow>" if agent == "planner" else "<q1>a?</q1><q2>b?</q2>")
+        steps += 1
+    assert steps == 2
+    with pytest.raises(ValueError, match="disagree"):
+        jade_env.team_env("synthetic", max_cycles=2, max_steps=5, **SYN)

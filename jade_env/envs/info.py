@@ -6,8 +6,10 @@ Values are fixed-shape: strings, numbers, booleans, and dicts whose keys never c
 length varies from step to step (retrieved ids, per-transition rewards, ...) are JSON text, as the
 observation's ``fields`` is, so that Gymnasium's vector info merge, ``RecordEpisodeStatistics`` and
 tianshou's replay buffers take the info as it is; :func:`decode` turns them back into lists. Values that
-exist only at the end of an episode (prediction, metrics, reward components, ...) hold zero-like defaults
-before it, and ``episode_end`` says which is which.
+exist only at the end of an episode (reward components, transition rewards, ...) hold zero-like defaults
+before it, and ``episode_end`` says which is which. ``prediction`` and ``metrics`` always describe the best
+answer so far, so an episode cut by a step limit outside the env (Gymnasium's ``TimeLimit``) ends with the
+score of what it had found.
 
 ==========================  =======  ===========================================================================
 key                         type     meaning
@@ -28,9 +30,9 @@ key                         type     meaning
 ``workflow``                str      the top-level workflow (``"QR,R,DS,AG"``, ``"QDS"``; ``"monolithic"``), ``""`` before it
 ``episode_end``             bool     True on the step that ended the episode (terminated or truncated)
 ``truncated``               bool     the episode hit its step cap
-``prediction``              str      the final answer (``""`` before the end)
+``prediction``              str      the final answer; before the end, the best answer so far (what a truncation scores)
 ``gold_answers``            JSON     the gold answer and its aliases (``[]`` before the end)
-``metrics``                 dict     em, f1, precision, recall, sub_em of the prediction (zeros before the end)
+``metrics``                 dict     em, f1, precision, recall, sub_em of ``prediction``
 ``reward_components``       dict     every reward component (:func:`jade_env.workflow.rewards.reward_components`)
 ``global_reward``           float    the episode's global reward (0 before the end)
 ``supporting_title_recall`` float    share of the gold supporting titles retrieved (0 when unknown, see below)
@@ -47,7 +49,6 @@ from collections.abc import Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
-from jade_env.scoring import ZERO
 from jade_env.workflow.episode import MAX_RECORDED_ACTION_CHARS, EpisodeBase, StepRecord
 from jade_env.workflow.rewards import REWARD_COMPONENTS
 
@@ -60,7 +61,6 @@ INFO_KEYS: tuple[str, ...] = (
 #: the keys whose values are JSON text (lists); :func:`decode` parses them
 JSON_KEYS: frozenset[str] = frozenset({"action_parsed", "executor_steps", "retrieved_ids", "retrieved_titles", "gold_answers",
                                        "transition_rewards", "transition_roles"})
-_NO_METRICS = ZERO.as_dict()
 _NO_COMPONENTS = dict.fromkeys(REWARD_COMPONENTS, 0.0)
 
 
@@ -121,9 +121,9 @@ def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | No
         "workflow": episode.top_workflow,
         "episode_end": False,
         "truncated": False,
-        "prediction": "",
+        "prediction": episode.current_answer,
         "gold_answers": "[]",
-        "metrics": _NO_METRICS.copy(),
+        "metrics": episode.current_metrics(),
         "reward_components": _NO_COMPONENTS.copy(),
         "global_reward": 0.0,
         "supporting_title_recall": 0.0,
@@ -137,7 +137,7 @@ def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | No
             "truncated": episode.truncated,
             "prediction": episode.prediction or "",
             "gold_answers": _text(list(example.answers)),
-            "metrics": dict(episode.metrics or _NO_METRICS),
+            "metrics": episode.current_metrics(),
             "reward_components": dict(episode.reward_components or _NO_COMPONENTS),
             "global_reward": float(episode.reward or 0.0),
             "supporting_title_recall": float(episode.supporting_title_recall or 0.0),

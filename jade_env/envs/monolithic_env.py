@@ -64,7 +64,8 @@ class MonolithicRAGEnv(RAGEnvBase):
 
     ## Version History
 
-    * v0: initial release.
+    * v0 (jade_env 0.2): the team env's info schema; the batched vector env; copies and pickles mid-episode.
+    * v0 (jade_env 0.1): initial release.
     """
 
     roles = (AGENT,)

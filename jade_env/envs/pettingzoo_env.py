@@ -40,6 +40,11 @@ class _TeamAgents:
     """What both PettingZoo envs share: one agent per role over one JadeRAGEnv, spaces made once."""
 
     def _init_team(self, dataset: str, render_mode: str | None, engine_settings: dict[str, Any]) -> None:
+        if "max_cycles" in engine_settings:  # PettingZoo's name for the cap on agent steps
+            cycles = engine_settings.pop("max_cycles")
+            if "max_steps" in engine_settings and engine_settings["max_steps"] != cycles:
+                raise ValueError(f"max_cycles={cycles} and max_steps={engine_settings['max_steps']} disagree; give one of them")
+            engine_settings["max_steps"] = cycles
         self.env = JadeRAGEnv(dataset=dataset, render_mode=render_mode, **engine_settings)
         self.possible_agents = list(ROLES)
         self.agents: list[str] = []
@@ -64,7 +69,8 @@ class JadeTeamAECEnv(_TeamAgents, AECEnv):
     """AEC version: agents ``planner, qds, qdp, qr, ds, ag, as``; ``agent_selection`` is the acting role.
 
     Arguments are those of :class:`~jade_env.envs.team_env.JadeRAGEnv` (except ``controlled_roles``
-    and ``executor``: every role is an agent here).
+    and ``executor``: every role is an agent here); ``max_cycles`` (PettingZoo's convention) is ``max_steps``,
+    the cap on agent steps, reached with every agent truncated and the best answer so far scored.
     """
 
     metadata = {"name": "jade_team_v0", "render_modes": ["ansi"], "is_parallelizable": False}

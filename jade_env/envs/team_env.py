@@ -110,7 +110,11 @@ class JadeRAGEnv(RAGEnvBase):
 
     ## Version History
 
-    * v0: initial release.
+    * v0 (jade_env 0.2): one info schema with fixed shapes at every step (lists as JSON text); ``-Decoupled``
+      ids default to ``executor="scripted"``; every role's view carries its true depth; the scripted
+      decomposer splits composite attributes (three-hop questions); copies and pickles mid-episode;
+      ``sub_workflow``; scored ``TimeLimit`` truncations.
+    * v0 (jade_env 0.1): initial release.
     """
 
     roles = ROLES

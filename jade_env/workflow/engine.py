@@ -120,7 +120,6 @@ class Episode(EpisodeBase):
         self.step_cap = config.max_steps
         self.nodes: list[tuple[str, str]] = []  # the global record of (sub-question, answer)
         self.workflows: list[tuple[int, tuple[str, ...]]] = []  # (depth, workflow) in the order chosen
-        self._best_answer = ""
         super().__init__(example, config.reward, token_counter)
 
     def _init_args(self) -> tuple:
@@ -216,15 +215,15 @@ class Episode(EpisodeBase):
         text, record = yield from self._ask(view)
         parsed = parse_answer(text or "", strict=self.config.strict_format)
         answer = self._judge(record, parsed, (text or "").strip()[:MAX_FALLBACK_ANSWER_CHARS], text)
-        self._best_answer = answer
+        self.current_answer = answer
         return answer
 
     # ---------------------------------------------------------------- the step cap
-    def _truncate(self) -> None:
-        """``max_steps`` is reached: score the best answer found so far."""
+    def _truncated_end(self) -> None:
+        """``max_steps`` (or a limit of the caller's) is reached: score the best answer found so far."""
         if self.counters.rounds == 0:
             self.counters.rounds = 1 + len(self.nodes) if self.nodes else 1
-        self._finish(self._best_answer, truncated=True)
+        self._finish(self.current_answer, truncated=True)
 
 
 def _views(hits: Sequence[Hit]) -> tuple[DocumentView, ...]:

@@ -127,8 +127,10 @@ class EpisodeBase:
         self.counters = Counters(self.roles)
         self.records: list[StepRecord] = []
         self.retrieved_titles: list[str] = []
-        self.log: list[tuple[str, Any, str]] = []  # every input, in order: ("act", text, message) or ("hits", hits, "")
+        self.log: list[tuple[str, Any, str]] = []  # every input, in order: ("act", text, message), ("hits", hits, ""), ("truncate", ...)
         self.prediction: str | None = None
+        self.current_answer = ""  # the best answer so far: what a truncation now would score
+        self._scored: tuple[str, dict[str, float]] | None = None
         self.truncated = False
         self.reward: float | None = None
         self.reward_components: dict[str, float] | None = None
@@ -189,6 +191,14 @@ class EpisodeBase:
         """The top-level workflow, as text (``""`` while none is chosen)."""
         return ""
 
+    def current_metrics(self) -> dict[str, float]:
+        """The metrics of :attr:`current_answer` against the gold answers (of the prediction, once the episode is over)."""
+        if self.metrics is not None:
+            return dict(self.metrics)
+        if self._scored is None or self._scored[0] != self.current_answer:
+            self._scored = (self.current_answer, score_answer(self.current_answer, self.example.answers).as_dict())
+        return dict(self._scored[1])
+
     def transition_rewards(self) -> list[float]:
         """Per agent step: its format penalty plus its share of the global reward (placement of the reward config)."""
         return place_rewards([r.penalty for r in self.records], self.reward, self.reward_config.placement)
@@ -209,12 +219,24 @@ class EpisodeBase:
             self.pending = None
             return
         if self.step_cap is not None and len(self.records) >= self.step_cap and type(self.pending) is ActRequest:
-            self._gen.close()
-            self._truncate()
-            self.pending = None
+            self._end_early()
 
-    def _truncate(self) -> None:  # pragma: no cover - only episodes with a step cap are truncated
-        """The step cap is reached: end the episode now."""
+    def truncate(self) -> None:
+        """End the episode now, from outside (a step limit of the caller's, e.g. Gymnasium's ``TimeLimit``).
+
+        The episode is scored as when it reaches its own step cap. It is an input like any other: it is logged,
+        so that a copy of a truncated episode is truncated too.
+        """
+        if self.pending is not None:
+            self.log.append(("truncate", None, ""))
+            self._end_early()
+
+    def _end_early(self) -> None:
+        self._gen.close()
+        self.pending = None
+        self._truncated_end()
+
+    def _truncated_end(self) -> None:  # pragma: no cover - each episode kind says what a truncated episode scores
         raise NotImplementedError
 
     def _judge(self, record: StepRecord, parsed: Any, fallback: Any, text: str | None) -> Any:
@@ -254,6 +276,8 @@ def _replayed(cls: type[EpisodeBase], args: tuple, log: list[tuple[str, Any, str
     for kind, value, message in log:
         if kind == "act":
             episode.act(value, message)
-        else:
+        elif kind == "hits":
             episode.supply_hits(value)
+        else:
+            episode.truncate()
     return episode

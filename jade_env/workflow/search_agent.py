@@ -92,4 +92,8 @@ class SearchEpisode(EpisodeBase):
             hits: list[Hit] = yield RetrieveRequest(content, self.config.top_k)
             self.documents.extend({"id": h.id, "title": h.title, "text": h.text} for h in hits)
             self.transcript.append(information_block(hits))
+        self._truncated_end()
+
+    def _truncated_end(self) -> None:
+        """No answer was given in time: the prediction is empty."""
         self._finish("", truncated=True)
