@@ -125,8 +125,8 @@ def run_cell(cell: Cell, settings: Settings) -> dict[str, Any]:
     """Run (or reuse) one cell; returns its record for ablation.json."""
     folder = Path(settings.out) / cell.name
     summary_path = folder / "summary.json"
-    started = time.perf_counter()
-    if not summary_path.exists():
+    reused = summary_path.exists()
+    if not reused:
         if cell.reference:
             _evaluate_reference(cell, settings, folder)
         else:
@@ -138,7 +138,7 @@ def run_cell(cell: Cell, settings: Settings) -> dict[str, Any]:
     summary = json.loads(summary_path.read_text())
     return {**asdict(cell), "cell": cell.name, "f1": summary["f1"], "em": summary["em"], "f1_by_kind": summary["f1_by_kind"],
             "workflows_by_kind": summary["workflows_by_kind"], "executor_drift": summary.get("executor_drift", {}),
-            "start_sha256": summary.get("start_sha256", ""), "seconds": time.perf_counter() - started,
+            "start_sha256": summary.get("start_sha256", ""), "seconds": summary.get("seconds"), "reused": reused,
             "command": command_of(cell, settings)}
 
 
@@ -168,9 +168,11 @@ def _evaluate_reference(cell: Cell, settings: Settings, folder: Path) -> None:
     workflow = {"closed-book": "AG", "vanilla-rag": "R,AG", "adaptive-rule": None}[cell.reference]
     agent = AdaptiveRouter(executors) if cell.reference == "adaptive-rule" else executors
     kwargs = {**eval_kwargs(settings), **({"workflow": workflow} if workflow else {})}
+    started = time.perf_counter()
     metrics = evaluate_agent("JadeRAG-Synthetic-v0", lambda examples: agent, folder / "eval", agent_name=cell.reference,
                              env_kwargs=kwargs, progress=False)
-    summary = {"f1": metrics["f1"], "em": metrics["em"], "workflow_distribution": metrics["workflow_distribution"], **per_kind(folder / "eval")}
+    summary = {"f1": metrics["f1"], "em": metrics["em"], "workflow_distribution": metrics["workflow_distribution"],
+               "seconds": time.perf_counter() - started, **per_kind(folder / "eval")}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
 
@@ -256,8 +258,13 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: the lines of the figure: a decomposition (serial or parallel), or one round of any direct workflow
+PLAN_GROUPS: dict[str, tuple[str, ...]] = {"one round (a direct workflow)": ("AG", "R,AG", "R,DS,AG", "QR,AG", "QR,R,AG", "QR,R,DS,AG"),
+                                           "QDS (serial decomposition)": ("QDS",), "QDP (parallel decomposition)": ("QDP",)}
+
+
 def plot_workflows_by_kind(result: dict[str, Any], path: Path) -> None:
-    """The share of each top-level workflow per question kind over training, per arm (mean over seeds)."""
+    """The share of one-round, serial and parallel plans per question kind over training, per arm (mean over seeds)."""
     import csv
 
     import matplotlib
@@ -265,12 +272,10 @@ def plot_workflows_by_kind(result: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from baselines.train import WORKFLOWS
-
     out = Path(result["settings"]["out"])
     kinds = ("1-hop", "bridge", "3-hop", "comparison")
     panels = [(spec, arm) for spec in ("matched", "mismatched-qr") for arm in ("decoupled", "joint")]
-    fig, axes = plt.subplots(len(kinds), len(panels), figsize=(4 * len(panels), 2.6 * len(kinds)), dpi=110, sharex=True, sharey=True)
+    fig, axes = plt.subplots(len(kinds), len(panels), figsize=(3.6 * len(panels), 2.3 * len(kinds)), dpi=110, sharex=True, sharey=True)
     for col, (spec, arm) in enumerate(panels):
         folders = [out / r["cell"] for r in result["runs"] if r["paradigm"] == arm and r["spec"] == spec and r["allow_ds"]
                    and not r["reference"]]
@@ -281,21 +286,20 @@ def plot_workflows_by_kind(result: dict[str, Any], path: Path) -> None:
         steps = [float(r["step"]) for r in tables[0][:length]]
         for row, kind in enumerate(kinds):
             ax = axes[row][col]
-            for w in WORKFLOWS:
-                key = f"share:{kind}:{w}"
-                series = np.array([[float(r.get(key) or 0) for r in t[:length]] for t in tables])
-                if series.max() > 0.05:
-                    ax.plot(steps, series.mean(0), label=w, marker="o" if len(steps) < 5 else None)
+            for (label, workflows), color in zip(PLAN_GROUPS.items(), ("tab:blue", "tab:red", "tab:green"), strict=True):
+                series = np.array([[sum(float(r.get(f"share:{kind}:{w}") or 0) for w in workflows) for r in t[:length]] for t in tables])
+                ax.plot(steps, series.mean(0), label=label, color=color, marker="o" if len(steps) < 5 else None)
             ax.set_ylim(0, 1)
             ax.grid(alpha=0.3)
             if row == 0:
-                ax.set_title(f"{arm}, {spec}", fontsize=9)
+                ax.set_title(f"{arm}, {spec} executors", fontsize=9)
             if col == 0:
-                ax.set_ylabel(f"{kind}\nshare of episodes", fontsize=8)
+                ax.set_ylabel(f"{kind} questions\nshare of episodes", fontsize=8)
             if row == len(kinds) - 1:
                 ax.set_xlabel("training steps", fontsize=8)
-            ax.legend(fontsize=6, loc="center right")
-    fig.suptitle("Top-level workflow per question kind over training (training episodes, last 200; mean over seeds)", fontsize=10)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle("The planner's choice per question kind over training (training episodes, last 200; mean over seeds)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path)
     plt.close(fig)

@@ -46,8 +46,9 @@ import importlib.util
 import json
 import time
 from collections import Counter, defaultdict, deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -80,28 +81,52 @@ PARADIGMS: dict[str, Paradigm] = {
 }
 
 
+def _arg(default: Any, help: str, **extra: Any) -> Any:
+    return field(default=default, metadata={"help": help, **extra})
+
+
 @dataclass
 class Args:
-    paradigm: str = "joint"
-    env: str = "JadeRAG-Synthetic-v0"
-    steps: int = 20_000
-    seed: int = 0
-    out: str = "runs/train"
-    spec: str = "matched"  # the frozen executors, and the behaviour every arm starts from (baselines.executor_specs)
-    epsilon: float = 0.3  # exploration of the frozen executors while training, and of the start's soft targets
-    planner_start: str = "uniform"  # the start's planner: "uniform" (no plan: both arms learn to route) or "rule" (the scripted plan)
-    bc_episodes: int = 600  # episodes of the spec the start is cloned from (0: no cloning, a uniform start)
-    bc_epochs: int = 30
-    allow_ds: bool = True
-    env_kwargs: str = '{"n": 2000, "synthetic": {"seed": 0}}'
-    eval_kwargs: str = '{"n": 300, "synthetic": {"seed": 1}}'
-    learning_rate: float = 3e-4
-    n_steps: int = 1024
-    batch_size: int = 128
-    ent_coef: float = 0.01
-    log_every: int = 1_000
-    checkpoint_every: int = 5_000
-    executor_checkpoint: str = ""  # a trained model.zip plays the frozen executors instead of the spec
+    """Every setting of a run; the command line of ``jade-rag train`` and ``python -m baselines.train`` is made from it."""
+
+    paradigm: str = _arg("joint", "which roles the network trains (the table in baselines.train)", choices=tuple(PARADIGMS))
+    env: str = _arg("JadeRAG-Synthetic-v0", "a registered id; the paradigm picks its variant")
+    steps: int = _arg(20_000, "PPO environment steps (a rerun of the same folder resumes and may raise it)")
+    seed: int = _arg(0, "seed of the network, the exploration and the first reset")
+    out: str = _arg("runs/train", "the run folder (config, metrics.csv, start.zip, model.zip, eval/, summary.json)")
+    spec: str = _arg("matched", "the frozen executors, and the behaviour every arm starts from (baselines.executor_specs)",
+                     choices=tuple(SPECS))
+    epsilon: float = _arg(0.3, "exploration of the frozen executors while training, and of the start's soft targets")
+    planner_start: str = _arg("uniform", "the start's planner: uniform (no plan: both arms learn to route) or rule (the scripted plan)",
+                              choices=("uniform", "rule"))
+    bc_episodes: int = _arg(600, "episodes of the spec the start is cloned from (0: no cloning, a uniform start)")
+    bc_epochs: int = _arg(30, "passes over those episodes")
+    allow_ds: bool = _arg(True, "whether the planner may choose workflows with DS")
+    env_kwargs: str = _arg('{"n": 2000, "synthetic": {"seed": 0}}', "gym.make keywords of the training env (JSON)")
+    eval_kwargs: str = _arg('{"n": 300, "synthetic": {"seed": 1}}', "gym.make keywords of the held-out evaluation (JSON)")
+    learning_rate: float = _arg(3e-4, "Adam learning rate of PPO")
+    n_steps: int = _arg(1024, "environment steps per PPO update")
+    batch_size: int = _arg(128, "PPO minibatch size")
+    ent_coef: float = _arg(0.01, "entropy bonus")
+    log_every: int = _arg(1_000, "steps between rows of metrics.csv and progress lines (0: none)")
+    checkpoint_every: int = _arg(5_000, "steps between checkpoints of model.zip")
+    executor_checkpoint: str = _arg("", "a trained model.zip that plays the frozen executors instead of the spec")
+
+
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("1", "0", "true", "false", "yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value in ("1", "true", "yes")
+
+
+def add_arguments(parser: argparse.ArgumentParser, required: tuple[str, ...] = ()) -> None:
+    """One option per field of :class:`Args`, with its type, default, choices and help (shared by every command line)."""
+    for f in fields(Args):
+        kind = {"bool": _boolean, "int": int, "float": float}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default, choices=f.metadata.get("choices"),
+                            required=f.name in required, help=f.metadata["help"] + ("" if f.name in required else " (default: %(default)s)"),
+                            metavar=None if f.metadata.get("choices") else f.name.upper())
 
 
 def paradigm_of(args: Args) -> Paradigm:
@@ -203,6 +228,7 @@ def train(args: Args) -> dict:
     from stable_baselines3.common.callbacks import BaseCallback
 
     paradigm = paradigm_of(args)
+    started = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "config.json"
@@ -294,7 +320,8 @@ def train(args: Args) -> dict:
     eval_kwargs = {**json.loads(args.eval_kwargs), **({"workflow": paradigm.workflow} if paradigm.workflow else {})}
     metrics = evaluate_agent(env_id_of(args.env, paradigm), lambda examples: agent, out / "eval", agent_name=f"compact-{args.paradigm}",
                              env_kwargs=eval_kwargs, progress=False)
-    summary = {"config": asdict(args), "start_sha256": start_sha, "f1": metrics["f1"], "em": metrics["em"],
+    summary = {"config": asdict(args), "start_sha256": start_sha, "seconds": time.perf_counter() - started,
+               "f1": metrics["f1"], "em": metrics["em"],
                "workflow_distribution": metrics["workflow_distribution"], "executor_drift": agent.drift(), **per_kind(out / "eval")}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     return metrics
@@ -347,12 +374,7 @@ def _dataset_of(env_id: str) -> str:
 
 def parse(argv: list[str] | None = None) -> Args:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for field, default in asdict(Args()).items():
-        kind = type(default)
-        if kind is bool:
-            parser.add_argument(f"--{field.replace('_', '-')}", type=lambda s: s.lower() in ("1", "true", "yes"), default=default)
-        else:
-            parser.add_argument(f"--{field.replace('_', '-')}", type=kind, default=default)
+    add_arguments(parser)
     return Args(**vars(parser.parse_args(argv)))
 
 

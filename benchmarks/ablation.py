@@ -53,11 +53,13 @@ def main() -> None:
     if (Path(args.out) / "fig4_workflows_by_kind.png").exists():
         shutil.copy(Path(args.out) / "fig4_workflows_by_kind.png", results_dir / "fig4_workflows_by_kind.png")
     reading = Path(args.reading).read_text().strip() + "\n" if args.reading else ""
+    reused = sum(bool(r["reused"]) for r in result["runs"])
     body = "\n".join([
         SECTION, "",
         f"Measured {datetime.date.today().isoformat()} on {machine()}; command: `{command}` ({len(result['runs'])} runs, "
-        f"{result['minutes']:.1f} min wall time with {args.jobs} jobs; load average {load_before} at the start, {load_average()} "
-        "at the end: other sessions shared the machine). Compact masked-PPO policy on Synthetic; each run trains on its own "
+        f"{reused} of them reused from earlier invocations into the same folder; this invocation {result['minutes']:.1f} min "
+        f"with {args.jobs} jobs; load average {load_before} at the start, {load_average()} at the end: other sessions shared "
+        "the machine; the measured wall times are in the reading below). Compact masked-PPO policy on Synthetic; each run trains on its own "
         f"world of {settings.train_n} questions (seed 100 + seed) for {args.steps:,} steps after the one behaviour-cloned start, "
         f"and is evaluated greedily on {settings.eval_n} questions of another world (seed 999). F1 in %, mean ± standard "
         "deviation [min, max] over seeds. Every run's F1, seed and command: `benchmarks/results/ablation.json`; the figure: "

@@ -126,3 +126,18 @@ def test_tianshou_ppo_trains_on_the_candidate_env() -> None:
 
     result = train_tianshou(steps=512, env_kwargs={"n": 100, "synthetic": {"seed": 0}})
     assert result["timesteps"] >= 512
+
+
+def test_the_train_command_line_is_made_from_args(capsys) -> None:
+    from dataclasses import fields
+
+    from jade_env.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(f"--{f.name.replace('_', '-')}" in text for f in fields(Args))
+    assert "(default: mismatched-qr)" not in text and "(default: matched)" in text and "(default: 0.3)" in text
+    with pytest.raises(SystemExit):
+        main(["train", "--paradigm", "joint", "--out", "x", "--allow-ds", "maybe"])
+    assert "expected true or false, got 'maybe'" in capsys.readouterr().err
