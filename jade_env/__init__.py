@@ -2,18 +2,19 @@
 
 The environments package the setting of JADE (arXiv 2601.21916): a planner chooses, per question, a
 workflow of executors (decompose, rewrite, retrieve, select, answer, summarise) over several rounds.
-Importing the package registers every ``JadeRAG-*`` id with Gymnasium (``jade-rag envs`` lists them).
+Importing the package registers every ``JadeRAG-*`` id with Gymnasium (``jade-rag envs`` lists them): at once
+when Gymnasium is already imported, otherwise as soon as it is.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from jade_env.registration import register_envs
+from jade_env.registration import register_when_gymnasium_loads
 
 __version__ = "0.2.0"
 
-register_envs()
+register_when_gymnasium_loads()
 
 
 def team_env(dataset: str = "synthetic", **engine_settings: Any):

@@ -13,39 +13,47 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points
 
 from jade_env import __version__
 from jade_env.errors import JadeError
 
-# Subcommand modules of jade_env itself, in the order ``jade-rag --help`` lists them. Subcommands of
-# the baselines and the leaderboard are plug-ins found through the ``jade_rag.commands`` entry points
+# Subcommands of jade_env itself (name -> module), in the order ``jade-rag --help`` lists them. Subcommands
+# of the baselines and the leaderboard are plug-ins found through the ``jade_rag.commands`` entry points
 # (declared in setup.py), so that jade_env never imports the packages built on top of it.
-COMMAND_MODULES: tuple[str, ...] = (
-    "jade_env.commands.score",
-    "jade_env.commands.data",
-    "jade_env.commands.envs",
-    "jade_env.commands.index",
-    "jade_env.commands.serve_retriever",
-)
+COMMAND_MODULES: dict[str, str] = {
+    "score": "jade_env.commands.score",
+    "data": "jade_env.commands.data",
+    "envs": "jade_env.commands.envs",
+    "index": "jade_env.commands.index",
+    "serve-retriever": "jade_env.commands.serve_retriever",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or (``only``, one of jade_env's own) of that one alone: then nothing else
+    is imported, so ``jade-rag score`` starts as fast as a plain script."""
     parser = argparse.ArgumentParser(
         prog="jade-rag",
         description="Environments, baselines and leaderboard for agentic RAG (JADE, arXiv 2601.21916).",
     )
     parser.add_argument("--version", action="version", version=f"jade-rag {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    if only is not None:
+        importlib.import_module(COMMAND_MODULES[only]).register(subparsers)
+        return parser
+    for name in COMMAND_MODULES.values():
         importlib.import_module(name).register(subparsers)
+    from importlib.metadata import entry_points
+
     for ep in sorted(entry_points(group="jade_rag.commands"), key=lambda e: e.name):
         ep.load().register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMAND_MODULES else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -8,13 +8,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from typing import NamedTuple
 
-import gymnasium as gym
 
-
-@dataclass(frozen=True, slots=True)
-class DatasetEntry:
+class DatasetEntry(NamedTuple):
     name: str  # the id's <Name>
     dataset: str  # the data registry's canonical name
     kind: str  # multi-hop or single-hop
@@ -58,6 +56,9 @@ def registered_ids() -> list[tuple[str, DatasetEntry, str, dict]]:
 
 
 def register_envs() -> None:
+    """Register every id with Gymnasium (idempotent)."""
+    import gymnasium as gym
+
     for d in DATASETS:
         for suffix, ((entry_point, vector_entry_point), kwargs, _) in PARADIGMS.items():
             eid = env_id(d.name, suffix)
@@ -65,3 +66,38 @@ def register_envs() -> None:
                 continue
             gym.register(id=eid, entry_point=entry_point, vector_entry_point=vector_entry_point,
                          kwargs={"dataset": d.dataset, **kwargs}, disable_env_checker=False)
+
+
+class _RegisterAfterGymnasium:
+    """A meta path finder that registers the ids as soon as Gymnasium has been imported
+    (see :func:`register_when_gymnasium_loads`)."""
+
+    def find_spec(self, name, path=None, target=None):  # noqa: ANN001 - the import system's signature
+        if name != "gymnasium":
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("gymnasium")
+        if spec is None or spec.loader is None:
+            return spec
+        execute = spec.loader.exec_module
+
+        def exec_module(module) -> None:  # noqa: ANN001
+            execute(module)
+            register_envs()
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def register_when_gymnasium_loads() -> None:
+    """Register the ids now if Gymnasium is imported, else the moment it is.
+
+    ``import jade_env`` therefore costs no Gymnasium import by itself (``jade-rag score`` starts as fast as a
+    plain script), and ``gym.make("JadeRAG-...")`` always finds the ids, whichever is imported first.
+    """
+    if "gymnasium" in sys.modules:
+        register_envs()
+    elif not any(isinstance(f, _RegisterAfterGymnasium) for f in sys.meta_path):
+        sys.meta_path.insert(0, _RegisterAfterGymnasium())

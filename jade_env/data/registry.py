@@ -38,8 +38,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from jade_env.data.loaders import load_file
 from jade_env.data.types import Example
 from jade_env.errors import DatasetUnavailableError
@@ -105,6 +103,8 @@ def _select(examples: list[Example], n: int | None, seed: int | None) -> list[Ex
         raise ValueError(f"n must be a positive integer, got {n}")
     if seed is None:
         return examples[:n]
+    import numpy as np  # here, not at the top: reading a file needs no numpy (jade-rag score starts fast)
+
     picks = np.random.default_rng(seed).choice(len(examples), size=n, replace=False)
     return [examples[i] for i in sorted(picks.tolist())]
 
