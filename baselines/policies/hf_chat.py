@@ -21,7 +21,8 @@ mask), so a trainer can use them without re-tokenising. Per-role token budgets
 runs out inside a tag, the policy closes the tag when that makes a valid output (``finished`` False).
 
 Roles outside ``roles`` are refused (``act`` raises ``ValueError``), so a policy bound to a subset of
-roles cannot silently answer for another.
+roles cannot silently answer for another; an observation with no acting role (``""``: an ended sub-env
+of a vector env, awaiting its reset) gets an empty action.
 """
 
 from __future__ import annotations
@@ -31,12 +32,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from jade_env.roles.grammars import DEFAULT_MAX_SUBQUESTIONS, OutputGrammar, output_grammar, output_tags, subquestion_step_grammar
+from jade_env.roles.grammars import DEFAULT_MAX_SUBQUESTIONS, DecompositionSteps, OutputGrammar, output_grammar, output_tags
 from jade_env.roles.ids import ROLES
-from jade_env.roles.parsers import SUBQUESTION_TAG
 
 #: tokens per output: a workflow; four sub-questions; a query; ids of ten documents; a 40-word answer
-ROLE_MAX_NEW_TOKENS: dict[str, int] = {"planner": 16, "qds": 160, "qdp": 160, "qr": 64, "ds": 64, "ag": 80, "as": 80}
+ROLE_MAX_NEW_TOKENS: dict[str, int] = {"planner": 24, "qds": 160, "qdp": 160, "qr": 64, "ds": 64, "ag": 80, "as": 80}
 
 _SYSTEM_PROBE = "JADE-SYSTEM-ROLE-PROBE"
 
@@ -67,7 +67,22 @@ def supports_system_role(tokenizer: Any) -> bool:
     return _SYSTEM_PROBE in text
 
 
-def _budgets(max_new_tokens: int | Mapping[str, int] | None) -> dict[str, int]:
+def close_cut_output(grammar: OutputGrammar, text: str, segment: str) -> str:
+    """``text`` with its tag closed, if closing it makes a valid output; else ``text`` unchanged.
+
+    For an output cut short by its token budget: ``text`` ends with ``segment``, what the model wrote
+    after ``grammar.prefix``. Tried in turn: the rest of a partly written closing tag, then (trailing
+    white space dropped) the whole closing tag.
+    """
+    closing, step = grammar.closing, grammar.prefix + segment
+    candidates = [step + closing[j:] for j in range(len(closing) - 1, 0, -1) if step.endswith(closing[:j])]
+    for candidate in [*candidates, step.rstrip() + closing]:
+        if grammar.matches(candidate):
+            return text[: len(text) - len(segment)] + candidate[len(grammar.prefix):]
+    return text
+
+
+def token_budgets(max_new_tokens: int | Mapping[str, int] | None) -> dict[str, int]:
     if max_new_tokens is None:
         return dict(ROLE_MAX_NEW_TOKENS)
     if isinstance(max_new_tokens, Mapping):
@@ -88,12 +103,11 @@ class _Output:
     budget: int
     grammar: OutputGrammar | None
     closing: str
+    steps: DecompositionSteps | None = None
     completion_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
     segment_start: int = 0
-    written: list[str] = field(default_factory=list)
     finished: bool = False
-    closed_text: str = ""
 
 
 class HFChatPolicy:
@@ -120,7 +134,7 @@ class HFChatPolicy:
         self.model = model
         self.tokenizer = tokenizer
         self.roles = tuple(ROLES if roles is None else roles)
-        self.max_new_tokens = _budgets(max_new_tokens)
+        self.max_new_tokens = token_budgets(max_new_tokens)
         self.do_sample = do_sample
         self.temperature, self.top_p = temperature, top_p
         self.max_prompt_tokens = max_prompt_tokens
@@ -134,12 +148,9 @@ class HFChatPolicy:
         if getattr(tokenizer, "chat_template", None) is None:
             raise ValueError("the tokenizer has no chat template; set tokenizer.chat_template (a Jinja string) first")
         self.system_role = supports_system_role(tokenizer)
-        self.constraint = None
+        self._constraint = None
         if constrain:
-            from baselines.policies.constrained import GrammarConstraint
-
-            vocab = max(int(getattr(model.config, "vocab_size", 0) or 0), len(tokenizer))
-            self.constraint = GrammarConstraint(tokenizer, vocab, [tokenizer.eos_token_id])
+            self.constraint  # noqa: B018  (fail now, not at the first step, when xgrammar is missing)
 
     @classmethod
     def from_pretrained(cls, path: str, roles: Iterable[str] | None = None, device: str = "cpu", **kwargs) -> HFChatPolicy:
@@ -150,6 +161,16 @@ class HFChatPolicy:
         model = AutoModelForCausalLM.from_pretrained(path).to(device)
         model.eval()
         return cls(model, tokenizer, roles=roles, **kwargs)
+
+    @property
+    def constraint(self):
+        """The grammar engine for this tokenizer (built on first use)."""
+        if self._constraint is None:
+            from baselines.policies.constrained import GrammarConstraint
+
+            vocab = max(int(getattr(self.model.config, "vocab_size", 0) or 0), len(self.tokenizer))
+            self._constraint = GrammarConstraint(self.tokenizer, vocab, [self.tokenizer.eos_token_id])
+        return self._constraint
 
     # ------------------------------------------------------------------ prompts
     def messages(self, system: str, user: str) -> list[dict[str, str]]:
@@ -192,12 +213,12 @@ class HFChatPolicy:
             self._rng_states = (torch.get_rng_state(), torch.cuda.get_rng_state(devices[0]) if cuda else None)
 
     def complete(self, prompts: Sequence[list[int]], max_new_tokens: int, grammars: Sequence[str] | None = None,
-                 stop_strings: Sequence[str] | None = None) -> list[tuple[list[int], list[float], bool]]:
+                 stop_strings: Sequence[str] | None = None, grammar_kind: str = "gbnf") -> list[tuple[list[int], list[float], bool]]:
         """One ``model.generate`` over token-id prompts: per row (completion ids, log-probs, ended by itself).
 
-        ``grammars``: one GBNF text per row (xgrammar constrains each row to its own); ``stop_strings``:
-        texts after which a row stops (unconstrained decoding). A row's completion ends at its first end
-        of sequence token, which it keeps.
+        ``grammars``: one grammar text per row, GBNF (or regular expressions with ``grammar_kind="regex"``);
+        xgrammar constrains each row to its own. ``stop_strings``: texts after which a row stops. A row's
+        completion ends at its first end-of-sequence token, which it keeps.
         """
         torch = self.torch
         width = max(len(p) for p in prompts)
@@ -207,8 +228,7 @@ class HFChatPolicy:
         attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
         extra: dict[str, Any] = {}
         if grammars is not None:
-            assert self.constraint is not None, "constrain=False: no grammar engine"
-            extra["logits_processor"] = [self.constraint.processor([self.constraint.compile(g) for g in grammars])]
+            extra["logits_processor"] = [self.constraint.processor([self.constraint.compile(g, grammar_kind) for g in grammars])]
         if stop_strings:
             extra.update(stop_strings=list(stop_strings), tokenizer=self.tokenizer)
         with torch.no_grad(), self._own_rng():
@@ -246,62 +266,52 @@ class HFChatPolicy:
         role = observation["role"]
         if role not in self.roles:
             raise ValueError(f"this policy plays {', '.join(self.roles)}; it was asked to play {role!r}")
-        prefix = self._prefix(observation)
-        grammar = None
-        if self.constrain:
-            if role in ("qds", "qdp"):
-                grammar = subquestion_step_grammar(role, str(observation.get("question") or ""), (), self.max_subquestions)
-            else:
-                grammar = output_grammar(observation, max_subquestions=self.max_subquestions)
+        grammar, steps = None, None
+        if self.constrain and role in ("qds", "qdp"):
+            steps = DecompositionSteps(role, str(observation.get("question") or ""), self.max_subquestions)
+            grammar = steps.grammar()
+        elif self.constrain:
+            grammar = output_grammar(observation, max_subquestions=self.max_subquestions)
         closing = output_tags(role, self.max_subquestions)[1]
-        return _Output(observation, prefix, self.prompt_ids(observation), self.max_new_tokens[role] if budget is None else budget,
-                       grammar, closing)
+        return _Output(observation, self._prefix(observation), self.prompt_ids(observation),
+                       self.max_new_tokens[role] if budget is None else budget, grammar, closing, steps)
 
     def _grammar_text(self, out: _Output) -> str:
         assert out.grammar is not None
-        # the first segment's opening tag is part of the prompt when prefilled; later ones were written by the model
-        return out.grammar.gbnf if self.prefill or out.written else out.grammar.full_gbnf
+        # the first opening tag is part of the prompt when prefilled; later ones were written by the model
+        return out.grammar.gbnf if self.prefill or out.segment_start else out.grammar.full_gbnf
+
+    def _segment(self, out: _Output) -> str:
+        """The current step's text after its prefix."""
+        eos = self.tokenizer.eos_token_id
+        text = self.tokenizer.decode([t for t in out.completion_ids[out.segment_start:] if t != eos], skip_special_tokens=True)
+        return text if self.prefill or out.segment_start else text.removeprefix(out.grammar.prefix if out.grammar else "")
 
     def _absorb(self, out: _Output, ids: list[int], logprobs: list[float], ended: bool) -> bool:
         """Add one round's tokens to ``out``; True when the decomposition goes on with another sub-question."""
-        eos = self.tokenizer.eos_token_id
         out.completion_ids += ids
         out.logprobs += logprobs
         out.budget -= len(ids)
         out.finished = ended
-        grammar = out.grammar
-        if grammar is None or grammar.role not in ("qds", "qdp") or not ended:
-            return False
-        segment = self.tokenizer.decode(out.completion_ids[out.segment_start:], skip_special_tokens=True)
-        k = len(out.written) + 1
-        content = segment.split(f"</{SUBQUESTION_TAG.format(k)}>", 1)[0]
-        if not self.prefill and not out.written:
-            content = content.removeprefix(grammar.prefix)
-        out.written.append(" ".join(content.split()))
-        if not segment.endswith(f"<{SUBQUESTION_TAG.format(k + 1)}>") or out.budget <= 0:
+        if out.steps is None or not ended or not out.steps.add(self._segment(out)) or out.budget <= 0:
             return False
         # drop the end-of-sequence token the step grammar forced after the next opening tag, and go on
-        if out.completion_ids and out.completion_ids[-1] == eos:
+        if out.completion_ids[-1] == self.tokenizer.eos_token_id:
             out.completion_ids.pop()
             out.logprobs.pop()
         out.segment_start = len(out.completion_ids)
-        question = str(out.observation.get("question") or "")
-        out.grammar = subquestion_step_grammar(grammar.role, question, out.written, self.max_subquestions)
+        out.grammar = out.steps.grammar()
         return True
 
     def _text(self, out: _Output) -> str:
         text = out.prefix + self.tokenizer.decode(out.completion_ids, skip_special_tokens=True)
-        grammar = out.grammar
-        if out.finished or grammar is None:
+        if out.finished or out.grammar is None:
             return text
-        # the budget ran out inside the tag: close it when that makes a valid output
-        segment = self.tokenizer.decode(out.completion_ids[out.segment_start:], skip_special_tokens=True)
-        step = segment if out.segment_start == 0 and not self.prefill else grammar.prefix + segment
-        return text + grammar.closing if grammar.matches(step + grammar.closing) else text
+        return close_cut_output(out.grammar, text, self._segment(out))
 
     def generate(self, observations: Sequence[Mapping[str, Any]], max_new_tokens: int | None = None) -> list[Generation]:
         """Generate for a batch of observations (one ``model.generate`` per round; decompositions take one round per sub-question)."""
-        outputs = [self._start(obs, max_new_tokens) for obs in observations]
+        outputs = [self._start(obs, max_new_tokens) for obs in observations if obs["role"]]
         pending = list(outputs)
         while pending:
             prompts = [o.prompt_ids + o.completion_ids for o in pending]
@@ -311,8 +321,10 @@ class HFChatPolicy:
             else:
                 rounds = self.complete(prompts, budget, stop_strings=sorted({o.closing for o in pending}))
             pending = [o for o, (ids, lps, ended) in zip(pending, rounds, strict=True) if self._absorb(o, ids, lps, ended)]
-        return [Generation(text=self._text(o), prompt_ids=o.prompt_ids, completion_ids=o.completion_ids, logprobs=o.logprobs,
-                           finished=o.finished) for o in outputs]
+        done = iter([Generation(text=self._text(o), prompt_ids=o.prompt_ids, completion_ids=o.completion_ids, logprobs=o.logprobs,
+                                finished=o.finished) for o in outputs])
+        # an observation with no acting role (an ended sub-env of a vector env, awaiting its reset) gets an empty action
+        return [next(done) if obs["role"] else Generation("", [], [], []) for obs in observations]
 
     def act(self, role: str, observation: Mapping[str, Any]) -> str:
         return self.generate([{**observation, "role": role}])[0].text

@@ -67,7 +67,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from itertools import permutations
 from typing import Any
 
@@ -472,7 +472,7 @@ def text_differing_from(texts: Iterable[str], max_words: int | None, stem: str) 
 
 
 # --------------------------------------------------------------------------- the grammar of an output
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OutputGrammar:
     """The grammar of one output: ``prefix`` (written by the policy), then ``body`` (written by the model).
 
@@ -487,24 +487,29 @@ class OutputGrammar:
     closing: str
     complete: bool = True
 
-    @property
+    # renderings are made once, on first use (no slots, so that cached_property can store them)
+    @cached_property
     def regex(self) -> str:
         """A regular expression of what follows ``prefix``."""
         return to_regex(self.body)
 
-    @property
+    @cached_property
     def full_regex(self) -> str:
         """A regular expression of the whole output, ``prefix`` included."""
         return to_regex(seq(Lit(self.prefix), self.body))
 
-    @property
+    @cached_property
     def gbnf(self) -> str:
         """GBNF (llama.cpp; xgrammar's EBNF) of what follows ``prefix``."""
         return to_gbnf(self.body)
 
-    @property
+    @cached_property
     def full_gbnf(self) -> str:
         return to_gbnf(seq(Lit(self.prefix), self.body))
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        return re.compile(self.full_regex, re.DOTALL)
 
     def sample(self, rng: random.Random, max_extra: int = 3) -> str:
         """A random whole output (prefix included) in the grammar's language."""
@@ -512,30 +517,26 @@ class OutputGrammar:
 
     def matches(self, text: str) -> bool:
         """Whether ``text`` (a whole output, prefix included) is in the language (Python ``re``)."""
-        return _compiled(self.full_regex).fullmatch(text) is not None
+        return self._pattern.fullmatch(text) is not None
 
-    def request_fields(self, server: str = "vllm") -> dict[str, Any]:
+    def request_fields(self, server: str = "vllm", whole: bool = False) -> dict[str, Any]:
         """The request fields that constrain a chat completion to this grammar after the prefilled prefix.
 
         ``vllm``: ``structured_outputs.grammar`` (vLLM 0.12 and later; xgrammar, the default back end,
         reads GBNF); ``vllm-legacy``: ``guided_grammar`` (earlier vLLM); ``llama.cpp``: ``grammar``
         (GBNF); ``regex``: ``structured_outputs.regex`` for servers whose back end takes only regular
-        expressions.
+        expressions. ``whole``: the grammar of the whole output, prefix included (nothing prefilled).
         """
+        gbnf, regex = (self.full_gbnf, self.full_regex) if whole else (self.gbnf, self.regex)
         if server == "vllm":
-            return {"structured_outputs": {"grammar": self.gbnf}}
+            return {"structured_outputs": {"grammar": gbnf}}
         if server == "vllm-legacy":
-            return {"guided_grammar": self.gbnf}
+            return {"guided_grammar": gbnf}
         if server == "llama.cpp":
-            return {"grammar": self.gbnf}
+            return {"grammar": gbnf}
         if server == "regex":
-            return {"structured_outputs": {"regex": self.regex}}
+            return {"structured_outputs": {"regex": regex}}
         raise ValueError(f"unknown server kind {server!r}; expected vllm, vllm-legacy, llama.cpp or regex")
-
-
-@cache
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.DOTALL)
 
 
 def _tagged(tag: str, body: Node) -> tuple[str, Node, str]:
@@ -631,6 +632,31 @@ def subquestion_step_grammar(role: str, question: str, written: Sequence[str],
     if k < max_subquestions:
         body = seq(body, Repeat(Lit(f"<{SUBQUESTION_TAG.format(k + 1)}>"), 0, 1))
     return OutputGrammar(role, f"<{SUBQUESTION_TAG.format(k)}>", body, f"</{SUBQUESTION_TAG.format(k)}>")
+
+
+class DecompositionSteps:
+    """A decomposition written one sub-question at a time: the grammar of each step, from what was written.
+
+    ``grammar()`` is the current step's grammar (:func:`subquestion_step_grammar`); ``add(segment)``
+    records the text the model wrote after that step's prefix and says whether another sub-question
+    follows (the segment ends with the next opening tag). ``text`` is the whole output so far.
+    """
+
+    def __init__(self, role: str, question: str, max_subquestions: int = DEFAULT_MAX_SUBQUESTIONS) -> None:
+        self.role, self.question, self.max_subquestions = role, question, max_subquestions
+        self.written: list[str] = []
+        self.text = ""
+
+    def grammar(self) -> OutputGrammar:
+        return subquestion_step_grammar(self.role, self.question, self.written, self.max_subquestions)
+
+    def add(self, segment: str) -> bool:
+        k = len(self.written) + 1
+        close, following = f"</{SUBQUESTION_TAG.format(k)}>", f"<{SUBQUESTION_TAG.format(k + 1)}>"
+        content = segment.split(close, 1)[0]
+        self.written.append(" ".join(content.split()))
+        self.text += f"<{SUBQUESTION_TAG.format(k)}>{segment}" if not self.text else segment
+        return segment.endswith(following) and k < self.max_subquestions
 
 
 def observation_fields(observation: Mapping[str, Any]) -> dict[str, Any]:
