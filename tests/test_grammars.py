@@ -85,6 +85,16 @@ def test_every_sample_parses_valid_and_matches_the_regex(grammar: OutputGrammar,
                 assert parsed.valid, (text, parsed.message)
 
 
+def test_the_grammars_use_the_tags_the_parsers_extract() -> None:
+    from jade_env.roles import parsers
+
+    assert set(parsers.ROLE_TAGS.values()) <= set(parsers._TAGS)
+    for role, tag in parsers.ROLE_TAGS.items():
+        grammar = answer_grammar(role) if role in ("ag", "as") else output_grammar({"role": role, "question": "q", "fields": "{}"})
+        assert grammar.prefix == f"<{tag}>" and grammar.closing == f"</{tag}>"
+    assert parsers._Q_TAG.fullmatch("<q3>x</q3>") and parsers._DOC_ID.fullmatch(parsers.DOCUMENT_ID_PREFIX + "7")
+
+
 def test_the_planner_grammar_is_exactly_the_parsers_workflows() -> None:
     assert set(valid_workflows(frozenset(MODULE_CODES))) == set(TOP_LEVEL_WORKFLOWS)
     sub = set(valid_workflows(SUB_MODULES))

@@ -79,7 +79,7 @@ def test_a_random_model_writes_only_valid_outputs_when_constrained(tiny) -> None
     model, tokenizer = tiny
     sampled = HFChatPolicy(model, tokenizer, do_sample=True, seed=0)
     env = gym.make("JadeRAG-Synthetic-v0", **SYN)
-    counts = play(env, lambda obs: sampled.act(obs["role"], obs), episodes=12)
+    counts = play(env, lambda obs: sampled.act(obs["role"], obs), episodes=6)
     assert not [k for k, n in counts.items() if not k[1]], counts
     assert {"planner", "ag"} <= {role for role, _ in counts} and len({role for role, _ in counts}) >= 5
     env.close()

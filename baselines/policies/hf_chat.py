@@ -32,7 +32,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from jade_env.roles.grammars import DEFAULT_MAX_SUBQUESTIONS, DecompositionSteps, OutputGrammar, output_grammar, output_tags
+from jade_env.roles.grammars import (
+    DEFAULT_MAX_SUBQUESTIONS,
+    DecompositionSteps,
+    OutputGrammar,
+    output_grammar,
+    output_tags,
+    subquestion_limit,
+)
 from jade_env.roles.ids import ROLES
 
 #: tokens per output: a workflow; four sub-questions; a query; ids of ten documents; a 40-word answer
@@ -268,11 +275,11 @@ class HFChatPolicy:
             raise ValueError(f"this policy plays {', '.join(self.roles)}; it was asked to play {role!r}")
         grammar, steps = None, None
         if self.constrain and role in ("qds", "qdp"):
-            steps = DecompositionSteps(role, str(observation.get("question") or ""), self.max_subquestions)
+            steps = DecompositionSteps.of(observation, self.max_subquestions)
             grammar = steps.grammar()
         elif self.constrain:
             grammar = output_grammar(observation, max_subquestions=self.max_subquestions)
-        closing = output_tags(role, self.max_subquestions)[1]
+        closing = output_tags(role, subquestion_limit(observation, self.max_subquestions))[1]
         return _Output(observation, self._prefix(observation), self.prompt_ids(observation),
                        self.max_new_tokens[role] if budget is None else budget, grammar, closing, steps)
 

@@ -39,7 +39,14 @@ from typing import Any
 
 from baselines.policies.hf_chat import Generation, close_cut_output, token_budgets
 from jade_env.errors import JadeError
-from jade_env.roles.grammars import DEFAULT_MAX_SUBQUESTIONS, DecompositionSteps, OutputGrammar, output_grammar, output_tags
+from jade_env.roles.grammars import (
+    DEFAULT_MAX_SUBQUESTIONS,
+    DecompositionSteps,
+    OutputGrammar,
+    output_grammar,
+    output_tags,
+    subquestion_limit,
+)
 from jade_env.roles.ids import ROLES
 
 SERVERS: tuple[str, ...] = ("vllm", "vllm-legacy", "llama.cpp", "openai")
@@ -139,7 +146,7 @@ class OpenAIChatPolicy:
         role = obs["role"]
         if role not in self.roles:
             raise ValueError(f"this policy plays {', '.join(self.roles)}; it was asked to play {role!r}")
-        opening, closing = output_tags(role, self.max_subquestions)
+        opening, closing = output_tags(role, subquestion_limit(obs, self.max_subquestions))
         budget = self.max_tokens[role]
         prefix = opening if self.prefill else ""
         if not self.constrain:
@@ -150,7 +157,7 @@ class OpenAIChatPolicy:
             text, logprobs, ended, _ = self._request(obs, prefix, budget, grammar)
             text = prefix + text if ended else close_cut_output(grammar, prefix + text, text.removeprefix(grammar.prefix))
             return Generation(text=text, prompt_ids=[], completion_ids=[], logprobs=logprobs, finished=ended)
-        steps = DecompositionSteps(role, str(obs.get("question") or ""), self.max_subquestions)
+        steps = DecompositionSteps.of(obs, self.max_subquestions)
         logprobs: list[float] = []
         written = prefix
         while True:

@@ -110,10 +110,6 @@ class CharSet:
     def of(cls, chars: Iterable[str]) -> CharSet:
         return cls._normal((ord(c), ord(c)) for c in chars)
 
-    @classmethod
-    def everything(cls) -> CharSet:
-        return cls._normal([(0, MAX_CODE_POINT)])
-
     def __or__(self, other: CharSet) -> CharSet:
         return CharSet._normal(self.ranges + other.ranges)
 
@@ -128,7 +124,7 @@ class CharSet:
         return CharSet._normal(out)
 
     def __sub__(self, other: CharSet) -> CharSet:
-        return CharSet._normal(r for r in (self.complement() | other).complement().ranges)
+        return (self.complement() | other).complement()
 
     def __contains__(self, char: str) -> bool:
         code = ord(char)
@@ -639,13 +635,17 @@ class DecompositionSteps:
 
     ``grammar()`` is the current step's grammar (:func:`subquestion_step_grammar`); ``add(segment)``
     records the text the model wrote after that step's prefix and says whether another sub-question
-    follows (the segment ends with the next opening tag). ``text`` is the whole output so far.
+    follows (the segment ends with the next opening tag).
     """
 
     def __init__(self, role: str, question: str, max_subquestions: int = DEFAULT_MAX_SUBQUESTIONS) -> None:
         self.role, self.question, self.max_subquestions = role, question, max_subquestions
         self.written: list[str] = []
-        self.text = ""
+
+    @classmethod
+    def of(cls, observation: Mapping[str, Any], max_subquestions: int | None = None) -> DecompositionSteps:
+        """The steps of the decomposition an observation asks for (its limit as in :func:`output_grammar`)."""
+        return cls(str(observation.get("role")), str(observation.get("question") or ""), subquestion_limit(observation, max_subquestions))
 
     def grammar(self) -> OutputGrammar:
         return subquestion_step_grammar(self.role, self.question, self.written, self.max_subquestions)
@@ -655,7 +655,6 @@ class DecompositionSteps:
         close, following = f"</{SUBQUESTION_TAG.format(k)}>", f"<{SUBQUESTION_TAG.format(k + 1)}>"
         content = segment.split(close, 1)[0]
         self.written.append(" ".join(content.split()))
-        self.text += f"<{SUBQUESTION_TAG.format(k)}>{segment}" if not self.text else segment
         return segment.endswith(following) and k < self.max_subquestions
 
 
@@ -670,6 +669,11 @@ def observation_fields(observation: Mapping[str, Any]) -> dict[str, Any]:
     return fields if isinstance(fields, dict) else {}
 
 
+def subquestion_limit(observation: Mapping[str, Any], max_subquestions: int | None = None) -> int:
+    """``max_subquestions`` of the observation's fields when present, else the keyword, else 4."""
+    return int(observation_fields(observation).get("max_subquestions") or max_subquestions or DEFAULT_MAX_SUBQUESTIONS)
+
+
 def output_grammar(observation: Mapping[str, Any], max_subquestions: int | None = None) -> OutputGrammar:
     """The grammar of the acting role's output at this step, from a team env observation.
 
@@ -682,8 +686,7 @@ def output_grammar(observation: Mapping[str, Any], max_subquestions: int | None 
     if role == "planner":
         return workflow_grammar(fields.get("modules") or MODULE_CODES)
     if role in ("qds", "qdp"):
-        limit = int(fields.get("max_subquestions") or max_subquestions or DEFAULT_MAX_SUBQUESTIONS)
-        return subquestions_grammar(role, question, limit)
+        return subquestions_grammar(role, question, subquestion_limit(observation, max_subquestions))
     if role == "qr":
         return query_grammar(question)
     if role == "ds":

@@ -38,13 +38,6 @@ MAX_OUTPUT_CHARS = 20_000
 MAX_QUERY_WORDS = 100
 MAX_ANSWER_WORDS = 40
 
-#: the output tag of each role (``qds``/``qdp`` write numbered ``<q1>``, ``<q2>``, ... tags instead)
-ROLE_TAGS: dict[str, str] = {"planner": "workflow", "qr": "query", "ds": "id", "ag": "answer", "as": "answer"}
-#: the numbered tag of the i-th sub-question (from 1)
-SUBQUESTION_TAG = "q{}"
-#: retrieved documents are named ``Document0``, ``Document1``, ... in prompts and in ``<id>`` lists
-DOCUMENT_ID_PREFIX = "Document"
-
 
 @dataclass(frozen=True, slots=True)
 class Parsed(Generic[T]):
@@ -59,11 +52,20 @@ def _invalid(message: str) -> Parsed:
     return Parsed(False, None, message)
 
 
+# the rules' names, shared with jade_env.roles.grammars
+#: the output tag of each role (``qds``/``qdp`` write numbered ``<q1>``, ``<q2>``, ... tags instead)
+ROLE_TAGS: dict[str, str] = {"planner": "workflow", "qr": "query", "ds": "id", "ag": "answer", "as": "answer"}
+#: the numbered tag of the i-th sub-question (from 1)
+SUBQUESTION_TAG = "q{}"
+#: retrieved documents are named ``Document0``, ``Document1``, ... in prompts and in ``<id>`` lists
+DOCUMENT_ID_PREFIX = "Document"
+
+
 def _tag_pattern(tag: str) -> re.Pattern[str]:
     return re.compile(rf"<{tag}>(.*?)</{tag}>", re.DOTALL)
 
 
-_TAGS = {t: _tag_pattern(t) for t in sorted(set(ROLE_TAGS.values()))}
+_TAGS = {t: _tag_pattern(t) for t in ("workflow", "query", "id", "answer")}
 _Q_TAG = re.compile("<" + SUBQUESTION_TAG.format(r"(\d+)") + ">(.*?)</" + SUBQUESTION_TAG.format(r"\1") + ">", re.DOTALL)
 _ANY_Q_OPEN = re.compile("<" + SUBQUESTION_TAG.format(r"\d+") + ">")
 _DOC_ID = re.compile(DOCUMENT_ID_PREFIX + r"(\d+)")
