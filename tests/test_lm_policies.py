@@ -127,6 +127,31 @@ def test_a_batch_mixing_roles_and_a_decomposition(tiny) -> None:
         assert len(qds.completion_ids) == len(qds.logprobs) and qds.prompt_ids[-len(tokenizer("<q1>")["input_ids"]):]
 
 
+def test_the_planner_can_choose_among_valid_workflows_by_likelihood(tiny) -> None:
+    import torch
+
+    from jade_env.roles.grammars import valid_workflows
+    from jade_env.roles.ids import SUB_MODULES
+
+    model, tokenizer = tiny
+    scoring = HFChatPolicy(model, tokenizer, planner_scoring=True)
+    obs = {"role": "planner", "system": "Plan.", "user": "Question: q", "question": "q",
+           "fields": json.dumps({"modules": sorted(SUB_MODULES), "depth": 1})}
+    scored = scoring.score_workflows(obs)
+    assert [t.removesuffix("</workflow>") for t, _, _ in scored] == [",".join(w) for w in valid_workflows(frozenset(SUB_MODULES))]
+    prompt = scoring.prompt_ids(obs)
+    for _, ids, logprobs in scored:  # the shared-cache scores equal a plain forward pass over prompt and workflow
+        with torch.no_grad():
+            logits = model(torch.tensor([prompt + ids])).logits[0, len(prompt) - 1:-1]
+        plain = torch.log_softmax(logits, dim=-1).gather(-1, torch.tensor(ids).unsqueeze(-1)).squeeze(-1)
+        assert plain.tolist() == pytest.approx(logprobs, abs=1e-4)
+    best = max(scored, key=lambda s: sum(s[2]))
+    gen = scoring.generate([obs])[0]
+    assert gen.text == "<workflow>" + best[0] and gen.completion_ids == best[1]
+    sampled = HFChatPolicy(model, tokenizer, planner_scoring=True, do_sample=True, seed=0, temperature=50.0)
+    assert len({sampled.generate([obs])[0].text for _ in range(12)}) > 1
+
+
 def test_policy_refuses_roles_it_does_not_play(tiny) -> None:
     model, tokenizer = tiny
     planner_only = HFChatPolicy(model, tokenizer, roles=["planner"], max_new_tokens=4)

@@ -12,6 +12,8 @@ model writes the rest, and the output ends when the grammar does, so every outpu
 valid. A decomposition is written one sub-question at a time (each differs from the question and from
 the ones before: the one rule a single grammar cannot state). ``constrain=False`` decodes freely, still
 prefilling the opening tag and stopping at the closing tag (``prefill=False``: neither).
+``planner_scoring=True`` has the planner choose among the step's valid workflows by the model's
+likelihood of writing each (the most likely, or one sampled in proportion), in one forward pass.
 
 ``generate`` works on a batch of observations (the sub-envs of a vector env) with left padding, and
 returns, with each text, the prompt token ids (prefill included), the completion token ids and the
@@ -27,6 +29,7 @@ of a vector env, awaiting its reset) gets an empty action.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,11 +39,13 @@ from jade_env.roles.grammars import (
     DEFAULT_MAX_SUBQUESTIONS,
     DecompositionSteps,
     OutputGrammar,
+    observation_fields,
     output_grammar,
     output_tags,
     subquestion_limit,
+    valid_workflows,
 )
-from jade_env.roles.ids import ROLES
+from jade_env.roles.ids import MODULE_CODES, ROLES
 
 #: tokens per output: a workflow; four sub-questions; a query; ids of ten documents; a 40-word answer
 ROLE_MAX_NEW_TOKENS: dict[str, int] = {"planner": 24, "qds": 160, "qdp": 160, "qr": 64, "ds": 64, "ag": 80, "as": 80}
@@ -134,6 +139,7 @@ class HFChatPolicy:
         constrain: bool = True,
         prefill: bool = True,
         max_subquestions: int = DEFAULT_MAX_SUBQUESTIONS,
+        planner_scoring: bool = False,
     ) -> None:
         import torch
 
@@ -148,6 +154,7 @@ class HFChatPolicy:
         self.seed = seed
         self.constrain, self.prefill = constrain, prefill
         self.max_subquestions = max_subquestions
+        self.planner_scoring = planner_scoring
         self._rng_states: tuple[Any, Any] | None = None
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -316,9 +323,52 @@ class HFChatPolicy:
             return text
         return close_cut_output(out.grammar, text, self._segment(out))
 
+    def score_workflows(self, observation: Mapping[str, Any]) -> list[tuple[str, list[int], list[float]]]:
+        """Every workflow valid at this planner step, with the model's log-probability of each of its tokens.
+
+        Per workflow: ``(text, token ids, log-probs)``, the text being what follows the prefilled tag (the
+        closing tag included; the ids end with the end-of-sequence token). One forward pass over the
+        prompt, whose cache all candidates share.
+        """
+        torch = self.torch
+        opening, closing = output_tags("planner")
+        allowed = frozenset(observation_fields(observation).get("modules") or MODULE_CODES)
+        texts = [("" if self.prefill else opening) + ",".join(w) + closing for w in valid_workflows(allowed)]
+        eos = self.tokenizer.eos_token_id
+        conts = [self.tokenizer(t, add_special_tokens=False)["input_ids"] + [eos] for t in texts]
+        prompt = self.prompt_ids(observation)
+        width = max(len(c) for c in conts)
+        ids = torch.tensor([c + [eos] * (width - len(c)) for c in conts], device=self.model.device)
+        mask = torch.tensor([[1] * (len(prompt) + len(c)) + [0] * (width - len(c)) for c in conts], device=self.model.device)
+        # transformers 5 names the key-value cache `cache`; earlier versions `past_key_values`
+        name = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        with torch.no_grad():
+            first = self.model(input_ids=torch.tensor([prompt], device=self.model.device), use_cache=True)
+            cache = getattr(first, name)
+            cache.batch_repeat_interleave(len(conts))
+            rest = self.model(input_ids=ids, attention_mask=mask, **{name: cache})
+            logits = torch.cat([first.logits[:, -1:].expand(len(conts), -1, -1), rest.logits[:, :-1]], dim=1)
+            logprobs = torch.log_softmax(logits.float(), dim=-1).gather(-1, ids.unsqueeze(-1)).squeeze(-1)
+        return [(t, c, logprobs[i, : len(c)].tolist()) for i, (t, c) in enumerate(zip(texts, conts, strict=True))]
+
+    def _scored_plan(self, observation: Mapping[str, Any]) -> Generation:
+        """The planner's output chosen among the valid workflows by likelihood (greedy: the most likely; else sampled)."""
+        torch = self.torch
+        scored = self.score_workflows(observation)
+        totals = torch.tensor([sum(lps) for _, _, lps in scored])
+        if self.do_sample:
+            with self._own_rng():
+                pick = int(torch.multinomial(torch.softmax(totals / self.temperature, dim=0), 1))
+        else:
+            pick = int(torch.argmax(totals))
+        text, ids, lps = scored[pick]
+        return Generation(text=self._prefix(observation) + text, prompt_ids=self.prompt_ids(observation), completion_ids=ids,
+                          logprobs=lps)
+
     def generate(self, observations: Sequence[Mapping[str, Any]], max_new_tokens: int | None = None) -> list[Generation]:
         """Generate for a batch of observations (one ``model.generate`` per round; decompositions take one round per sub-question)."""
-        outputs = [self._start(obs, max_new_tokens) for obs in observations if obs["role"]]
+        scored = {i: self._scored_plan(obs) for i, obs in enumerate(observations) if self.planner_scoring and obs["role"] == "planner"}
+        outputs = [self._start(obs, max_new_tokens) for i, obs in enumerate(observations) if obs["role"] and i not in scored]
         pending = list(outputs)
         while pending:
             prompts = [o.prompt_ids + o.completion_ids for o in pending]
@@ -331,7 +381,8 @@ class HFChatPolicy:
         done = iter([Generation(text=self._text(o), prompt_ids=o.prompt_ids, completion_ids=o.completion_ids, logprobs=o.logprobs,
                                 finished=o.finished) for o in outputs])
         # an observation with no acting role (an ended sub-env of a vector env, awaiting its reset) gets an empty action
-        return [next(done) if obs["role"] else Generation("", [], [], []) for obs in observations]
+        return [scored[i] if i in scored else next(done) if obs["role"] else Generation("", [], [], [])
+                for i, obs in enumerate(observations)]
 
     def act(self, role: str, observation: Mapping[str, Any]) -> str:
         return self.generate([{**observation, "role": role}])[0].text
