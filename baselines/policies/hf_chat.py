@@ -8,9 +8,10 @@ once by ``seed``: the same seed gives the same sequence of samples, and two call
 
 By default every output is *constrained* to its role's grammar (:mod:`jade_env.roles.grammars`, built
 from the observation, enforced by xgrammar): the policy writes the opening tag itself (prefill), the
-model writes the rest, and the output ends when the grammar does, so every output the parser sees is
-valid. A decomposition is written one sub-question at a time (each differs from the question and from
-the ones before: the one rule a single grammar cannot state). ``constrain=False`` decodes freely, still
+model writes the rest, and the output ends when the grammar does, so the parser sees valid outputs only
+(unless a token budget runs out where closing the tag cannot make the output valid). A decomposition is
+written one sub-question at a time (each differs from the question and from the ones before: the one
+rule a single grammar cannot state). ``constrain=False`` decodes freely, still
 prefilling the opening tag and stopping at the closing tag (``prefill=False``: neither).
 ``planner_scoring=True`` has the planner choose among the step's valid workflows by the model's
 likelihood of writing each (the most likely, or one sampled in proportion), in one forward pass.
@@ -95,6 +96,7 @@ def close_cut_output(grammar: OutputGrammar, text: str, segment: str) -> str:
 
 
 def token_budgets(max_new_tokens: int | Mapping[str, int] | None) -> dict[str, int]:
+    """Tokens per output for every role: the defaults, one number for all, or the defaults with some roles changed."""
     if max_new_tokens is None:
         return dict(ROLE_MAX_NEW_TOKENS)
     if isinstance(max_new_tokens, Mapping):
