@@ -35,6 +35,17 @@ from jade_env.errors import JadeError  # noqa: E402
 SYN = {"n": 30, "synthetic": {"seed": 2}}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Decoding small models is fastest on one thread, much faster than two on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tiny():
     return tiny_chat_model(seed=0)
@@ -112,7 +123,7 @@ def test_batched_generation_across_vector_sub_envs(policy: HFChatPolicy) -> None
 
 def test_a_batch_mixing_roles_and_a_decomposition(tiny) -> None:
     model, tokenizer = tiny
-    sampled = HFChatPolicy(model, tokenizer, do_sample=True, seed=5)
+    sampled = HFChatPolicy(model, tokenizer, do_sample=True, seed=5, max_new_tokens=48)
     question = "Who directed the film Mira Vale and where was the director born?"
     batch = [{"role": "qds", "system": "Split.", "user": f"Question: {question}", "question": question, "fields": "{}"},
              {"role": "ds", "system": "Select.", "user": "Question: q", "question": "q",
@@ -301,9 +312,6 @@ def smollm2() -> HFChatPolicy:
     folder = find_model("smollm2")
     if folder is None:
         pytest.skip(missing_reason("smollm2"))
-    import torch
-
-    torch.set_num_threads(1)
     return HFChatPolicy.from_pretrained(str(folder))
 
 
