@@ -60,10 +60,10 @@ setup(
         "console_scripts": ["jade-rag=jade_env.cli:main"],
         # subcommands of the packages built on jade_env; jade_env.cli loads them without importing them by name
         "jade_rag.commands": [
+            "model=baselines.commands.model",
             "evaluate=baselines.commands.evaluate",
             "compare=baselines.commands.compare",
             "train=baselines.commands.train",
-            "model=baselines.commands.model",
             "leaderboard=leaderboard.cli",
         ],
     },
