@@ -171,7 +171,17 @@ def main() -> None:
         lines.append(f"| {name} | {decoding} | {m['n']} | " + " | ".join(cells) +
                      f" | {100 * total_invalid / max(total_steps, 1):.1f} ({total_steps}) | {100 * m['f1']:.1f} | {100 * m['em']:.1f} | "
                      f"{r['timing']['seconds'] / max(r['timing'].get('questions_run', m['n']), 1):.1f} |")
-    lines += ["", "Seconds per question are the wall time of the command (model loading included once) over the questions it ran "
+    constrained = [r for _, d, r in rows if d.startswith("constrained")]
+    free = [r for _, d, r in rows if d == "unconstrained"]
+    c_steps, c_bad = sum(sum(r["steps"].values()) for r in constrained), sum(sum(r["invalid"].values()) for r in constrained)
+    f_steps, f_bad = sum(sum(r["steps"].values()) for r in free), sum(sum(r["invalid"].values()) for r in free)
+    mean_words = [len(str(p).split()) for r in constrained for p in (t["prediction"] for t in r["trajectories"])]
+    lines += ["", f"Constrained, {c_bad} of {c_steps} outputs were invalid, at every role; unconstrained (tag prefilled, stop at the "
+              f"closing tag), {f_bad} of {f_steps} ({100 * f_bad / max(f_steps, 1):.0f}%). F1 stays low either way: the 135M model "
+              "answers with sentences rather than short phrases (constrained final answers average "
+              f"{sum(mean_words) / max(len(mean_words), 1):.0f} words; the grammar allows up to 40). An invalid planner output falls "
+              "back to QDS, which is why the unconstrained runs take more steps and more seconds per question.",
+              "", "Seconds per question are the wall time of the command (model loading included once) over the questions it ran "
               "(a run that was interrupted and resumed counts the resumed part).",
               "", "Commands:", "", "```"] + commands + ["```"]
     for name, trajectory in shown:
