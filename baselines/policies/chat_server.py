@@ -1,9 +1,19 @@
 """A small OpenAI-compatible chat server over an ``HFChatPolicy`` (``POST /v1/chat/completions``).
 
-It serves a local model, such as the tiny test model, on loopback, so that ``OpenAIChatPolicy`` is
-tested against a real HTTP server, and so that a model can be shared by several processes. It takes
-the system and user messages, generates with the policy, and answers in the chat-completions shape
-with per-token log-probabilities. Standard library only (``http.server``); one request at a time.
+It serves a local model (the tiny test model, SmolLM2) on loopback, so that ``OpenAIChatPolicy`` is
+tested against a real HTTP server, and so that one model can be shared by several processes. It speaks
+the parts of vLLM's dialect the policy uses:
+
+* ``messages`` with a system and a user message; a final assistant message is continued (a prefill,
+  as vLLM does with ``continue_final_message`` and llama.cpp always does);
+* ``max_tokens``; ``stop`` (dropped from the text, or kept with ``include_stop_str_in_output``);
+* grammars: ``structured_outputs.grammar`` / ``guided_grammar`` / ``grammar`` (GBNF) and
+  ``structured_outputs.regex`` / ``guided_regex``, enforced by xgrammar as in vLLM;
+* replies in the chat-completions shape with per-token log-probabilities, ``finish_reason`` ``stop``
+  or ``length``, and ``usage``.
+
+Sampling follows the served policy's own settings. Standard library only (``http.server``); one
+generation at a time.
 
     python -m baselines.policies.chat_server --model DIR --port 8011
 """
@@ -14,10 +24,54 @@ import argparse
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from baselines.policies.hf_chat import HFChatPolicy
+from jade_env.errors import JadeError
 
-MAX_BODY_BYTES = 1 << 20
+MAX_BODY_BYTES = 1 << 22
+
+
+def _grammar(body: dict[str, Any]) -> tuple[str | None, str]:
+    """The request's grammar as (text, kind), from any of the field names vLLM and llama.cpp use."""
+    structured = body.get("structured_outputs") or {}
+    for text, kind in ((structured.get("grammar"), "gbnf"), (body.get("guided_grammar"), "gbnf"), (body.get("grammar"), "gbnf"),
+                       (structured.get("regex"), "regex"), (body.get("guided_regex"), "regex")):
+        if text:
+            return str(text), kind
+    return None, "gbnf"
+
+
+def complete_chat(policy: HFChatPolicy, body: dict[str, Any], model_name: str) -> dict[str, Any]:
+    """Answer one chat-completions request body with ``policy`` (ValueError/KeyError/TypeError on a bad body)."""
+    messages = body["messages"]
+    system = "\n".join(m["content"] for m in messages if m.get("role") == "system")
+    user = "\n".join(m["content"] for m in messages if m.get("role") == "user")
+    prefill = messages[-1]["content"] if messages and messages[-1].get("role") == "assistant" else ""
+    stops = body.get("stop") or []
+    stops = [stops] if isinstance(stops, str) else list(stops)
+    grammar, kind = _grammar(body)
+    max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 64)
+    prompt = policy.chat_prompt_ids(system, user, prefill)
+    ids, logprobs, ended = policy.complete([prompt], max_tokens, grammars=[grammar] if grammar else None, grammar_kind=kind,
+                                           stop_strings=stops or None)[0]
+    text = policy.tokenizer.decode(ids, skip_special_tokens=True)
+    hit = min((text.find(s), s) for s in stops if s in text) if any(s in text for s in stops) else None
+    if hit is not None:
+        text = text[: hit[0] + (len(hit[1]) if body.get("include_stop_str_in_output") else 0)]
+    tokens = [policy.tokenizer.decode([t]) for t in ids]
+    return {
+        "id": "chatcmpl-local",
+        "object": "chat.completion",
+        "model": model_name,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": "stop" if ended or hit is not None else "length",
+            "logprobs": {"content": [{"token": t, "logprob": lp} for t, lp in zip(tokens, logprobs, strict=True)]},
+        }],
+        "usage": {"prompt_tokens": len(prompt), "completion_tokens": len(ids), "total_tokens": len(prompt) + len(ids)},
+    }
 
 
 def make_server(policy: HFChatPolicy, host: str = "127.0.0.1", port: int = 0, model_name: str = "local") -> ThreadingHTTPServer:
@@ -52,28 +106,12 @@ def make_server(policy: HFChatPolicy, host: str = "127.0.0.1", port: int = 0, mo
                 return
             try:
                 body = json.loads(self.rfile.read(length))
-                messages = body["messages"]
-                system = next((m["content"] for m in messages if m.get("role") == "system"), "")
-                user = "\n".join(m["content"] for m in messages if m.get("role") == "user")
-            except (ValueError, KeyError, TypeError) as err:
+                with lock:
+                    reply = complete_chat(policy, body, model_name)
+            except (ValueError, KeyError, TypeError, AttributeError, JadeError) as err:
                 self._reply(400, {"error": {"message": f"expected a chat-completions body with messages: {err}"}})
                 return
-            with lock:
-                policy.max_new_tokens = int(body.get("max_tokens") or policy.max_new_tokens)
-                gen = policy.generate([{"role": policy.roles[0], "system": system, "user": user}])[0]
-            tokens = [policy.tokenizer.decode([t]) for t in gen.completion_ids]
-            self._reply(200, {
-                "id": "chatcmpl-local",
-                "object": "chat.completion",
-                "model": model_name,
-                "choices": [{
-                    "index": 0,
-                    "message": {"role": "assistant", "content": gen.text},
-                    "finish_reason": "stop",
-                    "logprobs": {"content": [{"token": t, "logprob": lp} for t, lp in zip(tokens, gen.logprobs, strict=True)]},
-                }],
-                "usage": {"prompt_tokens": len(gen.prompt_ids), "completion_tokens": len(gen.completion_ids)},
-            })
+            self._reply(200, reply)
 
     return ThreadingHTTPServer((host, port), Handler)
 
@@ -84,7 +122,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8011)
     args = parser.parse_args()
-    server = make_server(HFChatPolicy.from_pretrained(args.model), args.host, args.port, model_name=args.model)
+    server = make_server(HFChatPolicy.from_pretrained(args.model, constrain=False), args.host, args.port, model_name=args.model)
     print(f"serving {args.model} on http://{args.host}:{server.server_address[1]}/v1/chat/completions", flush=True)
     server.serve_forever()
 

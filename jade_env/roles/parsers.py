@@ -52,14 +52,23 @@ def _invalid(message: str) -> Parsed:
     return Parsed(False, None, message)
 
 
+# the rules' names, shared with jade_env.roles.grammars
+#: the output tag of each role (``qds``/``qdp`` write numbered ``<q1>``, ``<q2>``, ... tags instead)
+ROLE_TAGS: dict[str, str] = {"planner": "workflow", "qr": "query", "ds": "id", "ag": "answer", "as": "answer"}
+#: the numbered tag of the i-th sub-question (from 1)
+SUBQUESTION_TAG = "q{}"
+#: retrieved documents are named ``Document0``, ``Document1``, ... in prompts and in ``<id>`` lists
+DOCUMENT_ID_PREFIX = "Document"
+
+
 def _tag_pattern(tag: str) -> re.Pattern[str]:
     return re.compile(rf"<{tag}>(.*?)</{tag}>", re.DOTALL)
 
 
 _TAGS = {t: _tag_pattern(t) for t in ("workflow", "query", "id", "answer", "search")}
-_Q_TAG = re.compile(r"<q(\d+)>(.*?)</q\1>", re.DOTALL)
-_ANY_Q_OPEN = re.compile(r"<q\d+>")
-_DOC_ID = re.compile(r"Document(\d+)")
+_Q_TAG = re.compile("<" + SUBQUESTION_TAG.format(r"(\d+)") + ">(.*?)</" + SUBQUESTION_TAG.format(r"\1") + ">", re.DOTALL)
+_ANY_Q_OPEN = re.compile("<" + SUBQUESTION_TAG.format(r"\d+") + ">")
+_DOC_ID = re.compile(DOCUMENT_ID_PREFIX + r"(\d+)")
 
 
 def _extract(text: str, tag: str, strict: bool) -> Parsed[str]:
