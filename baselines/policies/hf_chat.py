@@ -40,13 +40,13 @@ from jade_env.roles.grammars import (
     DEFAULT_MAX_SUBQUESTIONS,
     DecompositionSteps,
     OutputGrammar,
-    observation_fields,
     output_grammar,
     output_tags,
     subquestion_limit,
     valid_workflows,
 )
 from jade_env.roles.ids import MODULE_CODES, ROLES
+from jade_env.roles.prompts import fields_of
 
 #: tokens per output: a workflow; four sub-questions; a query; ids of ten documents; a 40-word answer
 ROLE_MAX_NEW_TOKENS: dict[str, int] = {"planner": 24, "qds": 160, "qdp": 160, "qr": 64, "ds": 64, "ag": 80, "as": 80}
@@ -334,7 +334,7 @@ class HFChatPolicy:
         """
         torch = self.torch
         opening, closing = output_tags("planner")
-        allowed = frozenset(observation_fields(observation).get("modules") or MODULE_CODES)
+        allowed = frozenset(fields_of(observation).get("modules") or MODULE_CODES)
         texts = [("" if self.prefill else opening) + ",".join(w) + closing for w in valid_workflows(allowed)]
         eos = self.tokenizer.eos_token_id
         conts = [self.tokenizer(t, add_special_tokens=False)["input_ids"] + [eos] for t in texts]

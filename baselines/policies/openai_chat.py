@@ -30,15 +30,11 @@ the last error. The standard library's ``urllib`` does the HTTP, so no extra dep
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from baselines.policies.hf_chat import Generation, close_cut_output, token_budgets
-from jade_env.errors import JadeError
+from jade_env.executors.endpoint import ChatEndpoint
 from jade_env.roles.grammars import (
     DEFAULT_MAX_SUBQUESTIONS,
     DecompositionSteps,
@@ -78,42 +74,13 @@ class OpenAIChatPolicy:
         if server == "openai" and (constrain or prefill):
             raise ValueError("server='openai' takes no grammar and no prefill: pass constrain=False, prefill=False "
                              "(or name the server: vllm, vllm-legacy, llama.cpp)")
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model, self.api_key = model, api_key
+        self.endpoint = ChatEndpoint(base_url, api_key=api_key, timeout=timeout, retries=retries, backoff=backoff)
+        self.url, self.model = self.endpoint.url, model
         self.roles = tuple(ROLES if roles is None else roles)
         self.max_tokens = token_budgets(max_tokens)
         self.temperature, self.top_p = temperature, top_p
-        self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.constrain, self.prefill, self.server = constrain, prefill, server
         self.max_subquestions = max_subquestions
-
-    def _post(self, body: dict) -> dict:
-        data = json.dumps(body).encode("utf-8")
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        last = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    reply = json.loads(response.read().decode("utf-8"))
-                if not isinstance(reply, dict) or not reply.get("choices"):
-                    last = f"reply has no choices: {str(reply)[:120]}"
-                    continue
-                return reply
-            except urllib.error.HTTPError as err:
-                detail = err.read().decode("utf-8", "replace")[:200] if err.fp else ""
-                last = f"HTTP {err.code} {err.reason}" + (f": {detail}" if detail else "")
-                if err.code < 500 and err.code != 429:
-                    break  # a client error will not go away by retrying
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
-                last = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                last = f"reply is not JSON ({err})"
-        raise JadeError(f"chat endpoint {self.url} failed after {self.retries + 1} attempt(s): {last}")
 
     def _request(self, obs: Mapping[str, Any], written: str, max_tokens: int, grammar: OutputGrammar | None = None,
                  stop: str | None = None) -> tuple[str, list[float], bool, int]:
@@ -131,7 +98,7 @@ class OpenAIChatPolicy:
             body["stop"] = [stop]
             if self.server.startswith("vllm"):
                 body["include_stop_str_in_output"] = True
-        reply = self._post(body)
+        reply = self.endpoint.post(body)
         choice = reply["choices"][0]
         text = (choice.get("message") or {}).get("content") or ""
         content = ((choice.get("logprobs") or {}).get("content")) or []

@@ -31,7 +31,7 @@ class JadeRAGEnv(RAGEnvBase):
     | `system`   | the role's system text (its job and output format), ready for a chat template |
     | `user`     | the role's user text (question, documents, sub-answers)                       |
     | `question` | the current target question (the original or a sub-question)                  |
-    | `fields`   | JSON: `original_question`, `documents` (id, title, text), `history`, `modules`, `depth` |
+    | `fields`   | JSON: `original_question`, `documents` (id, title, text), `history`, `modules`, `depth`, `max_subquestions` |
 
     Every text is at most `max_text_length` characters; `fields` stays valid JSON when it is shortened
     (:mod:`jade_env.envs.observation`).

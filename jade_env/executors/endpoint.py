@@ -52,7 +52,8 @@ class ChatEndpoint:
                     continue
                 return reply
             except urllib.error.HTTPError as err:
-                last = f"HTTP {err.code} {err.reason}"
+                detail = err.read().decode("utf-8", "replace")[:200] if err.fp else ""
+                last = f"HTTP {err.code} {err.reason}" + (f": {detail}" if detail else "")
                 if err.code < 500 and err.code != 429:
                     break  # a client error will not go away by retrying
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:

@@ -61,7 +61,6 @@ enforces every rule.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from bisect import bisect_right
@@ -80,6 +79,7 @@ from jade_env.roles.parsers import (
     SUBQUESTION_TAG,
     parse_workflow,
 )
+from jade_env.roles.prompts import fields_of
 
 MAX_CODE_POINT = 0x10FFFF
 SURROGATES = (0xD800, 0xDFFF)
@@ -658,20 +658,9 @@ class DecompositionSteps:
         return segment.endswith(following) and k < self.max_subquestions
 
 
-def observation_fields(observation: Mapping[str, Any]) -> dict[str, Any]:
-    """The observation's ``fields`` (a JSON text in the env's observations, or already a dict)."""
-    fields = observation.get("fields") or {}
-    if isinstance(fields, str):
-        try:
-            fields = json.loads(fields)
-        except ValueError:
-            fields = {}
-    return fields if isinstance(fields, dict) else {}
-
-
 def subquestion_limit(observation: Mapping[str, Any], max_subquestions: int | None = None) -> int:
     """``max_subquestions`` of the observation's fields when present, else the keyword, else 4."""
-    return int(observation_fields(observation).get("max_subquestions") or max_subquestions or DEFAULT_MAX_SUBQUESTIONS)
+    return int(fields_of(observation).get("max_subquestions") or max_subquestions or DEFAULT_MAX_SUBQUESTIONS)
 
 
 def output_grammar(observation: Mapping[str, Any], max_subquestions: int | None = None) -> OutputGrammar:
@@ -681,7 +670,7 @@ def output_grammar(observation: Mapping[str, Any], max_subquestions: int | None 
     ``max_subquestions`` when present, else the keyword, else 4).
     """
     role = observation.get("role")
-    fields = observation_fields(observation)
+    fields = fields_of(observation)
     question = str(observation.get("question") or "")
     if role == "planner":
         return workflow_grammar(fields.get("modules") or MODULE_CODES)

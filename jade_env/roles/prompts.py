@@ -67,15 +67,18 @@ def view_fields(view: RoleView) -> dict[str, Any]:
         "history": [list(p) for p in view.history],
         "modules": list(view.modules),
         "depth": view.depth,
+        "max_subquestions": view.max_subquestions,
     }
 
 
-def fields_of(observation: Mapping[str, str]) -> dict[str, Any]:
-    """The ``fields`` JSON of an observation as a dict (empty when absent or not JSON)."""
-    try:
-        fields = json.loads(observation.get("fields") or "{}")
-    except json.JSONDecodeError:
-        return {}
+def fields_of(observation: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``fields`` of an observation as a dict: its JSON text parsed (or a dict as it is; empty when absent or not JSON)."""
+    fields = observation.get("fields") or {}
+    if isinstance(fields, str):
+        try:
+            fields = json.loads(fields)
+        except json.JSONDecodeError:
+            return {}
     return fields if isinstance(fields, dict) else {}
 
 
