@@ -34,6 +34,8 @@ arguments give the same world byte for byte on every machine and Python hash see
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -344,6 +346,17 @@ def _question(b: _Builder, kind: str) -> tuple[str, tuple[str, ...], list[str], 
     return f"Were {a.name} and {c.name} born in the same city?", (answer,), [a.name, c.name], steps
 
 
+def world_id(n_questions: int, seed: int, hop_mix: Mapping[str, float], distractor_rate: float, n_distractors: int) -> str:
+    """The prefix of the question ids of a world: ``syn-s<seed>-n<size>``, plus a digest of any other non-default
+    argument, so that an id names one question of one world (question 5 of a 500-question world is not question 5
+    of a 1000-question world)."""
+    prefix = f"syn-s{seed}-n{n_questions}"
+    others = {"hop_mix": dict(hop_mix), "distractor_rate": distractor_rate, "n_distractors": n_distractors}
+    if others == {"hop_mix": DEFAULT_HOP_MIX, "distractor_rate": 0.3, "n_distractors": 8}:
+        return prefix
+    return f"{prefix}-{hashlib.sha1(json.dumps(others, sort_keys=True).encode()).hexdigest()[:6]}"
+
+
 def generate_world(
     n_questions: int = 1000,
     seed: int = 0,
@@ -356,6 +369,7 @@ def generate_world(
     mix = dict(DEFAULT_HOP_MIX if hop_mix is None else hop_mix)
     _validate(n_questions, mix, distractor_rate, n_distractors)
     b = _Builder(n_questions, seed, distractor_rate)
+    id_prefix = world_id(n_questions, seed, mix, distractor_rate, n_distractors)
     kinds = [k for k in KINDS if mix.get(k, 0) > 0]
     weights = [mix[k] for k in kinds]
     drafts = []
@@ -379,7 +393,7 @@ def generate_world(
                 distractors.append(p)
         context = supporting + distractors
         b.rng.shuffle(context)
-        examples.append(Example(id=f"syn-{seed}-{i:06d}", question=question, answers=answers, type=kind,
+        examples.append(Example(id=f"{id_prefix}-{i:06d}", question=question, answers=answers, type=kind,
                                 supporting_titles=tuple(support), context=tuple(context), decomposition=steps,
                                 dataset="synthetic", split=split))
     corpus = Corpus(passages, name=f"synthetic:n={n_questions},seed={seed}")
