@@ -101,3 +101,32 @@ def register_when_gymnasium_loads() -> None:
         register_envs()
     elif not any(isinstance(f, _RegisterAfterGymnasium) for f in sys.meta_path):
         sys.meta_path.insert(0, _RegisterAfterGymnasium())
+
+
+def check_make_kwargs(env_id: str, kwargs: dict) -> None:
+    """One clear error for a ``gym.make`` keyword the env does not take, naming the closest valid one.
+
+    ``gym.make("JadeRAG-Synthetic-v0", topk=3)`` would raise a bare TypeError from deep inside Gymnasium; the
+    command-line tools call this first, so a mistyped keyword costs one line (and no run folder).
+    """
+    import difflib
+    import importlib
+    import inspect
+
+    import gymnasium as gym
+
+    from jade_env.errors import JadeError
+
+    if env_id not in gym.registry:
+        known = sorted(k for k in gym.registry if k.startswith("JadeRAG"))
+        close = difflib.get_close_matches(env_id, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise JadeError(f"unknown env {env_id!r}{hint}; `jade-rag envs` lists all {len(known)}")
+    module, _, name = gym.spec(env_id).entry_point.partition(":")
+    accepted = [p for p in inspect.signature(getattr(importlib.import_module(module), name)).parameters if p != "self"]
+    gym_keywords = {"max_episode_steps", "disable_env_checker", "render_mode"}
+    for key in kwargs:
+        if key not in accepted and key not in gym_keywords:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            raise JadeError(f"{env_id} takes no keyword {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                            + f"; its keywords: {', '.join(accepted)}")
