@@ -81,7 +81,7 @@ def _is_single_jsonl_record(line: str) -> bool:
     """True when the first line is a complete JSON object with an ``id`` (a JSONL predictions line)."""
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(obj, dict) and "id" in obj
 
