@@ -89,6 +89,11 @@ def _finite(value: object) -> float:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
 
 
+def _shown(value: object, scale: float, digits: int) -> str:
+    """A number for the Markdown table; "–" for none, or for inf/NaN (which the validator refuses, but old rows may hold)."""
+    return f"{value * scale:.{digits}f}" if isinstance(value, int | float) and math.isfinite(value) else "–"
+
+
 def _cell(value, kind: str, key: str = "") -> str:
     if kind == "num":
         if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -120,6 +125,8 @@ def chart(rows: Sequence[dict], width: int = 520, height: int = 300) -> str:
         x = pad + (width - pad - 10) * i / 4
         parts.append(f'<text x="{x:.1f}" y="{height - pad + 14}" font-size="10" text-anchor="middle">{value:.1f}</text>')
     for r in rows:
+        if not all(math.isfinite(v) for v in (r["f1"], r["retrieval_calls"] or 0.0) if isinstance(v, int | float)):
+            continue  # no point for a number that is not one
         x = pad + (width - pad - 10) * _finite(r["retrieval_calls"]) / x_max
         y = height - pad - (height - pad - 10) * _finite(r["f1"])
         label = _text(f"{r['method']} ({r['paradigm']}): F1 {_finite(r['f1']) * 100:.1f}")
@@ -160,9 +167,9 @@ def render_markdown(rows: Sequence[dict]) -> str:
         out += [f"**{markdown_cell(track.title)}** (`{slug}`)", "", "| method | paradigm | EM | F1 | sub_em | retrieval calls | missing |",
                 "|---|---|---:|---:|---:|---:|---:|"]
         for r in sorted(track_rows, key=lambda r: -_finite(r["f1"])):
-            out.append(f"| {markdown_cell(r['method'])} | {markdown_cell(r['paradigm'])} | {_finite(r['em']) * 100:.1f} | "
-                       f"{_finite(r['f1']) * 100:.1f} | {_finite(r['sub_em']) * 100:.1f} | {_finite(r['retrieval_calls']):.2f} | "
-                       f"{int(_finite(r['n_missing']))} |")
+            out.append(f"| {markdown_cell(r['method'])} | {markdown_cell(r['paradigm'])} | {_shown(r['em'], 100, 1)} | "
+                       f"{_shown(r['f1'], 100, 1)} | {_shown(r['sub_em'], 100, 1)} | {_shown(r['retrieval_calls'] or 0, 1, 2)} | "
+                       f"{_shown(r['n_missing'], 1, 0)} |")
         out.append("")
     return "\n".join(out)
 
