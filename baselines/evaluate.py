@@ -14,15 +14,17 @@ One process writes a run folder at a time (:class:`jade_env.run_folder.RunLock`)
 on the same folder stops at once with one error naming the first one's pid. A run that is interrupted
 (Ctrl-C, a killed process, a full disk) leaves complete lines behind; a rerun with the same ``out_dir``
 keeps every valid line of both files, moves the bad ones (torn, not JSON, not an object, wrong fields, a
-repeated id) to ``<file>.rejected`` with one warning saying how many, rebuilds a missing prediction line
-from its episode's trajectory, runs again only the episodes without a valid trajectory, and writes both
-files in question order: the same files as an uninterrupted run. ``metrics.json`` and ``config.json`` are
+repeated id, a trajectory whose ``checksum`` does not match its content, a prediction that disagrees with
+its trajectory) to ``<file>.rejected`` with one warning saying how many, rebuilds a missing prediction
+line from its episode's trajectory, runs again only the episodes without a valid trajectory, and writes
+both files in question order: the same files as an uninterrupted run. ``metrics.json`` and ``config.json`` are
 replaced atomically. ``tokens`` counts whitespace-separated words read and written unless a
 ``token_counter`` is given.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -70,8 +72,19 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
 
 
+def _digest(record: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps({k: v for k, v in record.items() if k != "checksum"}, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def sealed(record: dict[str, Any]) -> dict[str, Any]:
+    """The trajectory record with a ``checksum`` of its content, so that a resume can tell a line changed after it was written."""
+    return {**record, "checksum": _digest(record)}
+
+
 def trajectory_id(record: dict[str, Any]) -> str:
     """The question id of a trajectory record whose fields the metrics read are sound; ``ValueError`` otherwise."""
+    if "checksum" in record and record["checksum"] != _digest(record):
+        raise ValueError("its checksum does not match its content (the line was changed after it was written)")
     qid, c = record.get("question_id"), record.get("counters")
     if not isinstance(qid, str) or not qid:
         raise ValueError(f'"question_id" is {qid!r:.40}; expected a non-empty string')
@@ -102,12 +115,18 @@ def _resume(out: Path, order: dict[str, int]) -> set[str]:
         reject_lines(pred_path, [predictions[qid][0] for qid in orphans])
         warnings.warn(f"{pred_path}: {len(orphans)} line(s) without a valid trajectory moved to {pred_path.name}.rejected; "
                       "their episodes run again", UserWarning, stacklevel=3)
-    lines = {qid: predictions[qid][0] if qid in predictions else json_line(prediction_line(rec)).encode("utf-8")
-             for qid, (_, rec) in trajectories.items()}
+    rebuilt = {qid: prediction_line(rec) for qid, (_, rec) in trajectories.items()}
+    differ = [qid for qid, (_, rec) in predictions.items() if qid in rebuilt and rec != rebuilt[qid]]
+    if differ:  # a prediction line is its trajectory's projection: one that disagrees was changed, and is rebuilt
+        reject_lines(pred_path, [predictions[qid][0] for qid in differ])
+        warnings.warn(f"{pred_path}: {len(differ)} line(s) that disagree with their trajectory moved to {pred_path.name}.rejected "
+                      "and written again from the trajectory", UserWarning, stacklevel=3)
+    lines = {qid: predictions[qid][0] if qid in predictions and qid not in differ else json_line(rebuilt[qid]).encode("utf-8")
+             for qid in trajectories}
     ranked = sorted(trajectories, key=lambda qid: order.get(qid, len(order)))  # stable: unknown ids keep their file order
     for path, by_id, before in ((pred_path, lines, list(predictions)), (traj_path, {q: r[0] for q, r in trajectories.items()},
                                                                          list(trajectories))):
-        if before != ranked:
+        if before != ranked or (path == pred_path and differ):
             atomic_write(path, b"".join(by_id[qid] for qid in ranked))
     return set(trajectories)
 
@@ -202,7 +221,7 @@ def _evaluate_locked(env_id: str, make: Callable[[Any], Any], out: Path, agent_n
     with pred_path.open("a", encoding="utf-8") as pf, traj_path.open("a", encoding="utf-8") as tf:
         for index in bar:
             info, record = run_episode(env, agent, index, seed)
-            tf.write(json_line(record))  # the trajectory first: a kill between the two writes loses nothing (see _resume)
+            tf.write(json_line(sealed(record)))  # the trajectory first: a kill between the two writes loses nothing (see _resume)
             tf.flush()
             pf.write(json_line(prediction_line(record)))
             pf.flush()

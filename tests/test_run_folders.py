@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -104,6 +105,25 @@ def test_a_prediction_without_its_trajectory_is_kept_aside_and_its_episode_runs_
         run(out)
     assert_same_as_clean(out, clean)
     assert (out / "predictions.jsonl.rejected").read_bytes() == (clean / "predictions.jsonl").read_bytes().splitlines(keepends=True)[7]
+
+
+@pytest.mark.parametrize("name", ["predictions.jsonl", "trajectories.jsonl"])
+@pytest.mark.parametrize("seed", range(4))
+def test_bits_flipped_inside_valid_lines_are_found(clean: Path, tmp_path: Path, name: str, seed: int) -> None:
+    """A flip that keeps the line valid JSON: the trajectory's checksum, or the prediction's disagreement with it, tells."""
+    rng = random.Random(seed)
+
+    def edit(lines: list[bytes]) -> list[bytes]:
+        data = bytearray(b"".join(lines))
+        for _ in range(5):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        return bytes(data).splitlines(keepends=True)
+
+    out, lines = damaged_copy(clean, tmp_path, name, edit)
+    with pytest.warns(UserWarning, match="moved to"):
+        run(out)
+    assert_same_as_clean(out, clean)
+    assert_nothing_lost(out, name, lines)
 
 
 def test_a_second_writer_gets_one_clear_error_and_the_folder_stays_valid(clean: Path, tmp_path: Path) -> None:
