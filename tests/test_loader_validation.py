@@ -186,3 +186,20 @@ def test_record_trajectories_writes_an_action_holding_a_lone_surrogate(tmp_path:
     (record,) = read_trajectories(path)
     assert record["actions"] == actions and record["prediction"] == info["prediction"]
     assert replay(record)["prediction"] == info["prediction"]  # the escaped action replays to the same episode
+
+
+def test_hub_rows_pass_the_same_field_checks(monkeypatch) -> None:
+    """The hub path (online only) maps rows to a loader format and parses them with that format's checks."""
+    datasets = pytest.importorskip("datasets", reason="the hf extra is not installed")
+    from jade_env.data.registry import DATASETS, _from_hub
+
+    rows = {"nq": [{"question": "when?", "answer": ["1972", 1972]}, {"question": "who?", "answer": [None]}],
+            "triviaqa": [{"question": "what?", "answer": {"aliases": [], "value": "x"}, "id": {"a": 1}}]}
+    monkeypatch.setattr(datasets, "load_dataset", lambda hub_id, config, split: rows[next(k for k in rows if DATASETS[k].hub_id == hub_id)])
+    with pytest.raises(DataFormatError, match=r"nq_open \(default\), split dev, row 1: \"golden_answers\[0\]\" is missing"):
+        _from_hub(DATASETS["nq"], "dev")
+    rows["nq"].pop()
+    (example,) = _from_hub(DATASETS["nq"], "dev")
+    assert (example.id, example.answers, example.dataset) == ("nq-dev-0", ("1972",), "nq")
+    with pytest.raises(DataFormatError, match=r"row 0: \"id\" is dict"):
+        _from_hub(DATASETS["triviaqa"], "dev")
