@@ -99,8 +99,11 @@ class RunLock:
         self._file: IO[str] | None = None
 
     def __enter__(self) -> RunLock:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        f = self.path.open("a+", encoding="utf-8")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            f = self.path.open("a+", encoding="utf-8")
+        except OSError as err:
+            raise JadeError(f"{self.folder}: cannot write a run folder here ({err.strerror}); expected a writable folder") from None
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -161,6 +161,12 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(clean: Path, tmp_path: Pa
     assert not list(out.glob("*.tmp"))  # its temporary file was removed under the lock
 
 
+def test_a_folder_that_cannot_be_written_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(JadeError, match="a-file: cannot write a run folder here"):
+        run(tmp_path / "a-file")
+
+
 def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     atomic_write(path, '{"a": 1}')
