@@ -139,9 +139,14 @@ def _may_hold_surrogates(raw: bytes | str) -> bool:
     return b"\\ud" in raw or b"\\uD" in raw
 
 
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with open_binary(path) as f:
+        return f.read(len(magic)) == magic
+
+
 def read_records(path: Path) -> Iterator[tuple[str, Any]]:
     """``(where, record)`` pairs of a JSON list, a JSONL file (streamed) or a parquet file; ``where`` names the record."""
-    if path.suffix == ".parquet" or (path.is_file() and path.open("rb").read(4) == b"PAR1"):
+    if path.suffix == ".parquet" or (path.is_file() and _starts_with(path, b"PAR1")):
         try:
             import pyarrow.parquet as pq
         except ImportError:
