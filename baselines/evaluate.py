@@ -10,19 +10,27 @@ split, the first ``limit``, or a seeded sample of ``limit``) and writes:
   cost means, supporting-title recall, workflow distribution, invalid-output rates per role, env id
   and version, corpus and split hashes, agent config.
 
-A run that is interrupted (Ctrl-C, a killed process, a full disk) leaves complete lines behind; a
-rerun with the same ``out_dir`` skips the questions already in ``predictions.jsonl`` and gives the
-same files as an uninterrupted run. ``tokens`` counts whitespace-separated words read and written
-unless a ``token_counter`` is given.
+One process writes a run folder at a time (:class:`jade_env.run_folder.RunLock`): a second ``evaluate``
+on the same folder stops at once with one error naming the first one's pid. A run that is interrupted
+(Ctrl-C, a killed process, a full disk) leaves complete lines behind; a rerun with the same ``out_dir``
+keeps every valid line of both files, moves the bad ones (torn, not JSON, not an object, wrong fields, a
+repeated id, a trajectory whose ``checksum`` does not match its content, a prediction that disagrees with
+its trajectory) to ``<file>.rejected`` with one warning saying how many, rebuilds a missing prediction
+line from its episode's trajectory, runs again only the episodes without a valid trajectory, and writes
+both files in question order: the same files as an uninterrupted run. ``metrics.json`` and ``config.json`` are
+replaced atomically. ``tokens`` counts whitespace-separated words read and written unless a
+``token_counter`` is given.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import json
 import os
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -34,6 +42,8 @@ import numpy as np
 import jade_env  # noqa: F401  (registers the ids)
 from jade_env.data.hashing import split_hash
 from jade_env.errors import JadeError
+from jade_env.predictions import parse_prediction
+from jade_env.run_folder import RunLock, atomic_write, json_line, reject_lines, resume_jsonl
 from jade_env.scoring import score_corpus
 from jade_env.wrappers import TrajectoryRecorder
 
@@ -53,26 +63,74 @@ def question_indices(n_questions: int, limit: int | None, seed: int | None) -> l
     return sorted(np.random.default_rng(seed).choice(n_questions, size=limit, replace=False).tolist())
 
 
-def _read_done(path: Path) -> dict[str, dict[str, Any]]:
-    """Complete JSON lines of a previous run (a torn last line, from a kill, is dropped and rewritten)."""
-    done: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return done
-    good_bytes = 0
-    with path.open("rb") as f:
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                rec = json.loads(raw)
-            except ValueError:
-                break
-            done[rec.get("id") or rec.get("question_id")] = rec
-            good_bytes += len(raw)
-    if good_bytes != path.stat().st_size:
-        with path.open("r+b") as f:
-            f.truncate(good_bytes)
-    return done
+def prediction_line(record: dict[str, Any]) -> dict[str, Any]:
+    """The ``predictions.jsonl`` line of an episode, from its trajectory record."""
+    c = record["counters"]
+    return {"id": record["question_id"], "prediction": record["prediction"], "rounds": c["rounds"],
+            "retrieval_calls": c["retrieval_calls"], "tokens": sum(c["tokens_read"].values()) + sum(c["tokens_written"].values())}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def _digest(record: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps({k: v for k, v in record.items() if k != "checksum"}, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def sealed(record: dict[str, Any]) -> dict[str, Any]:
+    """The trajectory record with a ``checksum`` of its content, so that a resume can tell a line changed after it was written."""
+    return {**record, "checksum": _digest(record)}
+
+
+def trajectory_id(record: dict[str, Any]) -> str:
+    """The question id of a trajectory record whose fields the metrics read are sound; ``ValueError`` otherwise."""
+    if "checksum" in record and record["checksum"] != _digest(record):
+        raise ValueError("its checksum does not match its content (the line was changed after it was written)")
+    qid, c = record.get("question_id"), record.get("counters")
+    if not isinstance(qid, str) or not qid:
+        raise ValueError(f'"question_id" is {qid!r:.40}; expected a non-empty string')
+    if not isinstance(record.get("prediction"), str) or not isinstance(record.get("workflow"), str):
+        raise ValueError(f'{qid!r}: "prediction" and "workflow" must be strings')
+    if not isinstance(record.get("metrics"), dict) or not all(_number(v) for v in record["metrics"].values()):
+        raise ValueError(f'{qid!r}: "metrics" must map names to finite numbers')
+    if record.get("supporting_title_recall") is not None and not _number(record["supporting_title_recall"]):
+        raise ValueError(f'{qid!r}: "supporting_title_recall" must be a number or null')
+    if not (isinstance(c, dict) and _number(c.get("rounds")) and _number(c.get("retrieval_calls"))
+            and all(isinstance(c.get(k), dict) and all(_number(v) for v in c[k].values())
+                    for k in ("tokens_read", "tokens_written", "steps", "invalid"))):
+        raise ValueError(f'{qid!r}: "counters" must hold numbers rounds, retrieval_calls and per-role tokens_read, '
+                         "tokens_written, steps, invalid")
+    return qid
+
+
+def _resume(out: Path, order: dict[str, int]) -> set[str]:
+    """Check a run folder's two files (see the module docstring); returns the ids of the episodes already complete.
+
+    ``order`` ranks the run's question ids; both files are rewritten in that order when they are not in it.
+    """
+    pred_path, traj_path = out / "predictions.jsonl", out / "trajectories.jsonl"
+    predictions = resume_jsonl(pred_path, lambda rec: parse_prediction(rec).id)
+    trajectories = resume_jsonl(traj_path, trajectory_id)
+    orphans = [qid for qid in predictions if qid not in trajectories]
+    if orphans:  # its trajectory was bad or never written: the episode runs again, and the old line is kept aside
+        reject_lines(pred_path, [predictions[qid][0] for qid in orphans])
+        warnings.warn(f"{pred_path}: {len(orphans)} line(s) without a valid trajectory moved to {pred_path.name}.rejected; "
+                      "their episodes run again", UserWarning, stacklevel=3)
+    rebuilt = {qid: prediction_line(rec) for qid, (_, rec) in trajectories.items()}
+    differ = [qid for qid, (_, rec) in predictions.items() if qid in rebuilt and rec != rebuilt[qid]]
+    if differ:  # a prediction line is its trajectory's projection: one that disagrees was changed, and is rebuilt
+        reject_lines(pred_path, [predictions[qid][0] for qid in differ])
+        warnings.warn(f"{pred_path}: {len(differ)} line(s) that disagree with their trajectory moved to {pred_path.name}.rejected "
+                      "and written again from the trajectory", UserWarning, stacklevel=3)
+    lines = {qid: predictions[qid][0] if qid in predictions and qid not in differ else json_line(rebuilt[qid]).encode("utf-8")
+             for qid in trajectories}
+    ranked = sorted(trajectories, key=lambda qid: order.get(qid, len(order)))  # stable: unknown ids keep their file order
+    for path, by_id, before in ((pred_path, lines, list(predictions)), (traj_path, {q: r[0] for q, r in trajectories.items()},
+                                                                         list(trajectories))):
+        if before != ranked or (path == pred_path and differ):
+            atomic_write(path, b"".join(by_id[qid] for qid in ranked))
+    return set(trajectories)
 
 
 def run_episode(env: gym.Env, agent: Any, index: int, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -210,13 +268,19 @@ def evaluate_agent(
         raise JadeError(f"unknown env {env_id!r}; registered ids: {', '.join(valid)}")
     env_kwargs = dict(env_kwargs or {})
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with RunLock(out, f"jade-rag evaluate {agent_name} on {env_id}"):
+        return _evaluate_locked(env_id, make, out, agent_name, agent_kwargs, env_kwargs, limit, seed, sample, token_counter, progress)
+
+
+def _evaluate_locked(env_id: str, make: Callable[[Any], Any], out: Path, agent_name: str, agent_kwargs: dict[str, Any] | None,
+                     env_kwargs: dict[str, Any], limit: int | None, seed: int, sample: bool,
+                     token_counter: Callable[[str], int] | None, progress: bool) -> dict[str, Any]:
     config = {"env_id": env_id, "env_kwargs": env_kwargs, "agent": agent_name, "agent_kwargs": agent_kwargs or {},
               "limit": limit, "seed": seed, "sample": sample}
     config_path = out / "config.json"
-    if config_path.exists() and json.loads(config_path.read_text()) != config:
+    if config_path.exists() and _read_config(config_path) != config:
         raise JadeError(f"{out} holds a run with another configuration ({config_path}); use a new --out folder")
-    config_path.write_text(json.dumps(config, indent=2, sort_keys=True))
+    atomic_write(config_path, json.dumps(config, indent=2, sort_keys=True))
 
     counter = token_counter or whitespace_tokens
     env = gym.make(env_id, token_counter=counter, **env_kwargs)
@@ -227,15 +291,10 @@ def evaluate_agent(
         env = gym.make(env_id, token_counter=counter, executor=agent, **env_kwargs)
         base = env.unwrapped
     indices = question_indices(len(base.examples), limit, seed if sample else None)
+    order = {base.examples[i].id: rank for rank, i in enumerate(indices)}
 
     pred_path, traj_path = out / "predictions.jsonl", out / "trajectories.jsonl"
-    done = _read_done(pred_path)
-    trajectories = _read_done(traj_path)
-    if set(trajectories) - set(done):  # killed between the two writes: drop the trajectory, the episode reruns
-        kept = [json.dumps(r, ensure_ascii=False) + "\n" for qid, r in trajectories.items() if qid in done]
-        tmp = traj_path.with_suffix(".tmp")
-        tmp.write_text("".join(kept), encoding="utf-8")
-        tmp.replace(traj_path)
+    done = _resume(out, order)
     todo = [i for i in indices if base.examples[i].id not in done]
     from tqdm import tqdm
 
@@ -244,21 +303,26 @@ def evaluate_agent(
     bar = tqdm(todo, desc=f"{agent_name} on {env_id}", unit="ep", disable=not progress, dynamic_ncols=True, mininterval=0.5)
     with pred_path.open("a", encoding="utf-8") as pf, traj_path.open("a", encoding="utf-8") as tf:
         for index in bar:
-            example = base.examples[index]
             info, record = run_episode(env, agent, index, seed)
-            c = info["counters"]
-            tokens = sum(c["tokens_read"].values()) + sum(c["tokens_written"].values())
-            tf.write(json.dumps(record, ensure_ascii=False) + "\n")
+            tf.write(json_line(sealed(record)))  # the trajectory first: a kill between the two writes loses nothing (see _resume)
             tf.flush()
-            pf.write(json.dumps({"id": example.id, "prediction": info["prediction"], "rounds": c["rounds"],
-                                 "retrieval_calls": c["retrieval_calls"], "tokens": tokens}, ensure_ascii=False) + "\n")
+            pf.write(json_line(prediction_line(record)))
             pf.flush()
             f1_sum += info["metrics"]["f1"]
             n_run += 1
             bar.set_postfix(f1=f"{f1_sum / n_run:.3f}", eps=f"{n_run / (time.perf_counter() - started):.1f}/s", refresh=False)
+    if todo and done:
+        _resume(out, order)  # episodes that filled gaps were appended: back to question order
     metrics = run_metrics(out, base, env_id, config)
     env.close()
     return metrics
+
+
+def _read_config(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise JadeError(f"{path}: unreadable ({err}); expected the run's configuration, as evaluate writes it") from None
 
 
 def run_metrics(out: Path, base: Any, env_id: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -266,7 +330,7 @@ def run_metrics(out: Path, base: Any, env_id: str, config: dict[str, Any]) -> di
     from jade_env.predictions import read_predictions
 
     predictions = read_predictions(out / "predictions.jsonl")
-    trajectories = {r["question_id"]: r for r in _read_done(out / "trajectories.jsonl").values()}
+    trajectories = {qid: rec for qid, (_, rec) in resume_jsonl(out / "trajectories.jsonl", trajectory_id).items()}
     wanted = {e.id: e for e in base.examples if e.id in predictions}
     golds = {qid: e.answers for qid, e in wanted.items()}
     scores = score_corpus(
@@ -297,7 +361,5 @@ def run_metrics(out: Path, base: Any, env_id: str, config: dict[str, Any]) -> di
         "agent_kwargs": config["agent_kwargs"],
         "env_kwargs": config["env_kwargs"],
     }
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    tmp.replace(out / "metrics.json")
+    atomic_write(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
     return metrics

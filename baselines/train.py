@@ -32,9 +32,12 @@ role is greedy.
 The run folder holds ``config.json``, ``metrics.csv`` (every ``--log-every`` steps, over the last 200
 episodes: F1, return, rounds, retrieval calls, the share of each top-level workflow, F1 and workflow shares
 per question kind, steps per second), ``start.zip`` and ``model.zip`` (saved every ``--checkpoint-every``
-steps; a rerun with the same folder resumes, and may raise ``--steps``), ``eval/`` (predictions,
-trajectories and metrics on held-out questions) and ``summary.json`` (held-out F1 overall and per kind,
-workflow shares per kind, how often each trained role chose other than the spec would).
+steps, through a temporary file, so that a kill during a save leaves the previous checkpoint; a rerun with the
+same folder resumes, and may raise ``--steps``), ``eval/`` (predictions, trajectories and metrics on held-out
+questions; evaluated again whenever the final weights differ from those it evaluated, whose sha256
+``eval/config.json`` keeps) and ``summary.json`` (held-out F1 overall and per kind, workflow shares per kind, how
+often each trained role chose other than the spec would). The config stores no path of the folder itself, so a
+run folder can be moved; one process at a time writes it.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import csv
 import hashlib
 import importlib.util
 import json
+import shutil
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import asdict, dataclass, field, fields
@@ -58,6 +62,7 @@ from baselines.discrete_env import CandidateActionEnv, TrainedTeam
 from baselines.executor_specs import SPECS, ExecutorSpec, SpecExecutor
 from jade_env.errors import JadeError
 from jade_env.roles.ids import ROLES, TOP_LEVEL_WORKFLOWS
+from jade_env.run_folder import RunLock, atomic_file, atomic_write
 
 WORKFLOWS = [",".join(w) for w in TOP_LEVEL_WORKFLOWS]
 
@@ -222,7 +227,24 @@ def weights_sha256(model) -> str:
     return digest.hexdigest()
 
 
+def save_model(model, path: Path) -> None:
+    """``model.save`` through a temporary file: a kill during the save leaves the previous checkpoint loadable."""
+    with atomic_file(path) as f:
+        model.save(f)
+
+
+def run_config(args: Args) -> dict:
+    """The config as the run folder stores it: ``out`` is the folder itself (``"."``), so the folder can be moved."""
+    return {**asdict(args), "out": "."}
+
+
 def train(args: Args) -> dict:
+    paradigm_of(args)
+    with RunLock(args.out, f"baselines.train --paradigm {args.paradigm}"):  # one writer per run folder
+        return _train(args)
+
+
+def _train(args: Args) -> dict:
     import torch
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.callbacks import BaseCallback
@@ -232,11 +254,11 @@ def train(args: Args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "config.json"
-    if config_path.exists():  # a rerun resumes; only --steps may grow
-        old = {k: v for k, v in json.loads(config_path.read_text()).items() if k != "steps"}
-        if old != {k: v for k, v in asdict(args).items() if k != "steps"}:
+    if config_path.exists():  # a rerun resumes; only --steps may grow (and the folder may have moved)
+        old = {k: v for k, v in json.loads(config_path.read_text()).items() if k not in ("steps", "out")}
+        if old != {k: v for k, v in run_config(args).items() if k not in ("steps", "out")}:
             raise JadeError(f"{out} holds a run with another configuration; use a new --out folder (only --steps may change)")
-    config_path.write_text(json.dumps(asdict(args), indent=2))
+    atomic_write(config_path, json.dumps(run_config(args), indent=2))
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)  # a small network: one thread is fastest, and parallel runs do not oversubscribe the cores
     env_kwargs = json.loads(args.env_kwargs)
@@ -260,7 +282,7 @@ def train(args: Args) -> dict:
                             policy_kwargs={"net_arch": [128, 128]}, tensorboard_log=tensorboard)
         if args.bc_episodes:
             clone_the_spec(model, args, env_kwargs)
-        model.save(start)
+        save_model(model, start)
     start_sha = weights_sha256(MaskablePPO.load(start)) if start.exists() else ""
 
     class Log(BaseCallback):
@@ -298,7 +320,7 @@ def train(args: Args) -> dict:
                 self.file.flush()
                 print(f"step {self.num_timesteps:>7}  episodes {self.episodes:>6}  F1 {np.mean(f1):.3f}  {rate:.0f} steps/s", flush=True)
             if args.checkpoint_every and self.num_timesteps % args.checkpoint_every == 0:
-                self.model.save(checkpoint)  # a killed run resumes from here
+                save_model(self.model, checkpoint)  # a killed run resumes from here
             return True
 
         def _on_training_end(self) -> None:
@@ -307,8 +329,13 @@ def train(args: Args) -> dict:
     remaining = max(args.steps - done_steps, 0)
     if remaining:
         model.learn(total_timesteps=remaining, callback=Log(), reset_num_timesteps=False)
-    model.save(checkpoint)
+    save_model(model, checkpoint)
     env.close()
+    model_sha = weights_sha256(model)
+    eval_config = out / "eval" / "config.json"
+    if eval_config.exists() and json.loads(eval_config.read_text()).get("agent_kwargs", {}).get("model_sha256") != model_sha:
+        print(f"{out / 'eval'} evaluated other weights: evaluating {checkpoint} again", flush=True)
+        shutil.rmtree(out / "eval")
 
     # final evaluation on held-out questions, through jade-rag evaluate's code path: every role greedy
     from baselines.evaluate import evaluate_agent
@@ -319,11 +346,11 @@ def train(args: Args) -> dict:
                                       workflows=paradigm.workflows), spec)
     eval_kwargs = {**json.loads(args.eval_kwargs), **({"workflow": paradigm.workflow} if paradigm.workflow else {})}
     metrics = evaluate_agent(env_id_of(args.env, paradigm), lambda examples: agent, out / "eval", agent_name=f"compact-{args.paradigm}",
-                             env_kwargs=eval_kwargs, progress=False)
-    summary = {"config": asdict(args), "start_sha256": start_sha, "seconds": time.perf_counter() - started,
-               "f1": metrics["f1"], "em": metrics["em"],
+                             agent_kwargs={"model_sha256": model_sha}, env_kwargs=eval_kwargs, progress=False)
+    summary = {"config": run_config(args), "start_sha256": start_sha, "model_sha256": model_sha,
+               "seconds": time.perf_counter() - started, "f1": metrics["f1"], "em": metrics["em"],
                "workflow_distribution": metrics["workflow_distribution"], "executor_drift": agent.drift(), **per_kind(out / "eval")}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    atomic_write(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True))
     return metrics
 
 

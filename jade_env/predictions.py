@@ -13,7 +13,8 @@ Accepted forms, detected by content:
 
 Bad input (unreadable file, bad JSON, a line that is not an object, a missing or non-string
 ``id`` or ``prediction``, a duplicate id) raises :class:`~jade_env.errors.DataFormatError` with one
-line naming the file, the line or id, and what was expected.
+line naming the file, the line or id, and what was expected. JSONL is read one line at a time, and a
+UTF-8 BOM at the start of the file is accepted.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from jade_env.data.loaders import iter_jsonl, read_text_file
+from jade_env.data.loaders import first_line, iter_jsonl, read_text_file
 from jade_env.errors import DataFormatError
 
 COST_FIELDS: tuple[str, ...] = ("rounds", "retrieval_calls", "tokens")
@@ -39,23 +41,47 @@ class Prediction:
 
 
 def read_predictions(path: str | Path) -> dict[str, Prediction]:
-    """Read a predictions file in any accepted form; returns id -> :class:`Prediction` in file order."""
+    """Read a predictions file in any accepted form; returns id -> :class:`Prediction` in file order.
+
+    JSONL is read one line at a time; the JSON-object forms are read whole. A leading BOM is accepted.
+    """
     path = Path(path)
-    text = read_text_file(path, "a predictions file")
-    stripped = text.lstrip()
-    if not stripped:
+    first = first_line(path, "a predictions file")
+    if not first:
         raise DataFormatError(f"{path}: the file is empty; expected predictions as JSONL lines or a JSON object")
-    first_line = stripped.split("\n", 1)[0].strip()
-    if stripped.startswith("{") and not _is_single_jsonl_record(first_line):
-        return _read_json_object(path, text)
-    return _read_jsonl(path, text)
+    if first.startswith("{") and not _is_single_jsonl_record(first):
+        return _read_json_object(path, read_text_file(path, "a predictions file"))
+    return _read_jsonl(path)
+
+
+def parse_prediction(rec: Any) -> Prediction:
+    """One JSONL predictions record, checked; a ``ValueError`` says what is wrong with it (the caller adds where)."""
+    if not isinstance(rec, dict):
+        raise ValueError(f"expected a JSON object with \"id\" and \"prediction\", got {type(rec).__name__}")
+    qid = rec.get("id")
+    if not isinstance(qid, str) or not qid:
+        raise ValueError(f"\"id\" is {_describe(qid)}; expected a non-empty string")
+    if "prediction" not in rec:
+        raise ValueError(f"id {qid!r} has no \"prediction\" field")
+    pred = rec["prediction"]
+    if not isinstance(pred, str):
+        raise ValueError(f"id {qid!r}: \"prediction\" is {_describe(pred)}; expected a string")
+    costs: dict[str, float] = {}
+    for name in COST_FIELDS:
+        value = rec.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"id {qid!r}: {name!r} is {_describe(value)}; expected a finite number")
+        costs[name] = float(value)
+    return Prediction(qid, pred, costs)
 
 
 def _is_single_jsonl_record(line: str) -> bool:
     """True when the first line is a complete JSON object with an ``id`` (a JSONL predictions line)."""
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(obj, dict) and "id" in obj
 
@@ -65,6 +91,8 @@ def _read_json_object(path: Path, text: str) -> dict[str, Prediction]:
         obj = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg}); expected a JSON object of predictions") from None
+    except (ValueError, RecursionError) as err:  # an integer of more than 4,300 digits; nesting deeper than Python's stack
+        raise DataFormatError(f"{path}: unreadable JSON ({type(err).__name__}); expected a JSON object of predictions") from None
     if not isinstance(obj, dict):
         raise DataFormatError(f"{path}: expected a JSON object, got {type(obj).__name__}")
     answers = obj.get("answer") if "answer" in obj and isinstance(obj.get("answer"), dict) else obj
@@ -81,30 +109,16 @@ def _read_json_object(path: Path, text: str) -> dict[str, Prediction]:
     return out
 
 
-def _read_jsonl(path: Path, text: str) -> dict[str, Prediction]:
+def _read_jsonl(path: Path) -> dict[str, Prediction]:
     out: dict[str, Prediction] = {}
-    for lineno, rec in iter_jsonl(path, text):
-        if not isinstance(rec, dict):
-            raise DataFormatError(f"{path}:{lineno}: expected a JSON object with \"id\" and \"prediction\", got {type(rec).__name__}")
-        qid = rec.get("id")
-        if not isinstance(qid, str) or not qid:
-            raise DataFormatError(f"{path}:{lineno}: \"id\" is {_describe(qid)}; expected a non-empty string")
-        if "prediction" not in rec:
-            raise DataFormatError(f"{path}:{lineno}: id {qid!r} has no \"prediction\" field")
-        pred = rec["prediction"]
-        if not isinstance(pred, str):
-            raise DataFormatError(f"{path}:{lineno}: id {qid!r}: \"prediction\" is {_describe(pred)}; expected a string")
-        if qid in out:
-            raise DataFormatError(f"{path}:{lineno}: duplicate id {qid!r}; each id must appear once")
-        costs: dict[str, float] = {}
-        for name in COST_FIELDS:
-            value = rec.get(name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise DataFormatError(f"{path}:{lineno}: id {qid!r}: {name!r} is {_describe(value)}; expected a finite number")
-            costs[name] = float(value)
-        out[qid] = Prediction(qid, pred, costs)
+    for lineno, rec in iter_jsonl(path):
+        try:
+            prediction = parse_prediction(rec)
+        except ValueError as err:
+            raise DataFormatError(f"{path}:{lineno}: {err}") from None
+        if prediction.id in out:
+            raise DataFormatError(f"{path}:{lineno}: duplicate id {prediction.id!r}; each id must appear once")
+        out[prediction.id] = prediction
     if not out:
         raise DataFormatError(f"{path}: no predictions found; expected JSONL lines with \"id\" and \"prediction\"")
     return out

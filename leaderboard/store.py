@@ -5,7 +5,8 @@
 inserts in one ``BEGIN IMMEDIATE`` transaction. The same files submitted again are recognised by
 their content hash and not stored twice. Two processes submitting at once both land (the second waits
 for the lock) or one fails cleanly with "database is locked"; a corrupt file is reported, never
-repaired or overwritten.
+repaired or overwritten. The database stores contact addresses, so a new one is created readable by
+its owner only (0600, and SQLite gives its journal files the same mode), in a folder created 0700.
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ def default_db() -> Path:
 @contextmanager
 def connect(path: str | os.PathLike, create: bool = True):
     path = Path(path)
-    if not create and not path.exists():
-        raise JadeError(f"{path}: no leaderboard database here")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        if not create:
+            raise JadeError(f"{path}: no leaderboard database here")
+        _create_private(path)
     try:
         db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
         db.execute("PRAGMA busy_timeout=10000")
@@ -71,6 +73,15 @@ def connect(path: str | os.PathLike, create: bool = True):
         raise JadeError(f"{path}: corrupt database ({err}); nothing was written") from None
     finally:
         db.close()
+
+
+def _create_private(path: Path) -> None:
+    """An empty database file (SQLite reads an empty file as an empty database) that only its owner can read."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the mode applies to the folder it creates, not to existing ones
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as err:
+        raise JadeError(f"{path}: cannot create the database ({err.strerror})") from None
 
 
 def score(track: Track, submission: Submission) -> dict:

@@ -2,18 +2,22 @@
 
 ``predictions.jsonl`` is what ``jade-rag evaluate`` writes: one line per question id with
 ``prediction`` (a string of at most 2,000 characters, no control characters other than tab and
-newline) and the cost counters ``rounds``, ``retrieval_calls``, ``tokens`` (non-negative numbers).
+newline) and the cost counters ``rounds``, ``retrieval_calls``, ``tokens`` (finite numbers from 0 to
+:data:`MAX_COST`: ``1e999``, ``Infinity`` and ``NaN`` are refused).
 ``submission.json`` holds the metadata: ``method``, ``paradigm`` (one of :data:`PARADIGMS`), ``model``,
 ``parameters`` (an integer or null), ``training_data``, ``code_link`` (http(s) URL or empty),
-``contact``, ``seed``, ``track``, and optionally ``command`` (how to reproduce); no other field. Every
-violation is reported with its line or field,
-all of them at once; a file over :data:`MAX_FILE_BYTES` is refused before it is read.
+``contact``, ``seed``, ``track``, and optionally ``command`` (how to reproduce); no other field. Its
+texts are single lines: no control character (newline and tab included), line or paragraph separator,
+bidirectional override or lone surrogate, since they are shown on the page and in the Markdown table.
+Every violation is reported with its line or field, all of them at once; a file over
+:data:`MAX_FILE_BYTES` is refused before it is read. A UTF-8 BOM at the start of either file is accepted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +31,26 @@ from leaderboard.tracks import Track
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_PREDICTION_CHARS = 2_000
 PARADIGMS = ("joint", "decoupled", "static", "monolithic", "reference", "other")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MAX_COST = 1e15
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # a prediction may hold tabs and newlines
+# in a single-line text: every C0/C1 control, line and paragraph separators, bidirectional embeddings, overrides and
+# isolates (which reorder what a reader sees), and lone surrogates (which SQLite cannot store as UTF-8)
+_NOT_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_BOM = b"\xef\xbb\xbf"
+
+
+def _single_line(value: str) -> str:
+    found = _NOT_IN_A_LINE.search(value)
+    if found:
+        raise ValueError(f"contains the control character U+{ord(found.group()):04X} at position {found.start()}; "
+                         "expected one line of printable text")
+    return value
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"is {value}; expected a finite number")
+    return value
 
 
 class SubmissionError(JadeError):
@@ -39,9 +62,9 @@ class PredictionLine(BaseModel):
 
     id: str = Field(min_length=1, max_length=200)
     prediction: str = Field(max_length=MAX_PREDICTION_CHARS)
-    rounds: float | int = Field(default=0, ge=0)
-    retrieval_calls: float | int = Field(default=0, ge=0)
-    tokens: float | int = Field(default=0, ge=0)
+    rounds: float | int = Field(default=0, ge=0, le=MAX_COST)
+    retrieval_calls: float | int = Field(default=0, ge=0, le=MAX_COST)
+    tokens: float | int = Field(default=0, ge=0, le=MAX_COST)
 
     @field_validator("prediction")
     @classmethod
@@ -49,6 +72,16 @@ class PredictionLine(BaseModel):
         if _CONTROL.search(value):
             raise ValueError("contains control characters; only printable text, tabs and newlines are allowed")
         return value
+
+    @field_validator("id")
+    @classmethod
+    def id_is_one_line(cls, value: str) -> str:
+        return _single_line(value)
+
+    @field_validator("rounds", "retrieval_calls", "tokens", mode="before")
+    @classmethod
+    def finite(cls, value: object) -> object:
+        return _finite(value)
 
 
 class Metadata(BaseModel):
@@ -64,6 +97,11 @@ class Metadata(BaseModel):
     seed: int
     track: str
     command: str = Field(default="", max_length=1000)  # how to reproduce the predictions
+
+    @field_validator("method", "model", "training_data", "code_link", "contact", "track", "command")
+    @classmethod
+    def one_line(cls, value: str) -> str:
+        return _single_line(value)
 
     @field_validator("code_link")
     @classmethod
@@ -109,9 +147,11 @@ def _load_json(path: Path):
     if path.stat().st_size > 1024 * 1024:
         raise SubmissionError(f"{path}: {path.stat().st_size} bytes; metadata must be under 1 MiB")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise SubmissionError(f"{path}: not valid UTF-8 JSON ({err})") from None
+    except (ValueError, RecursionError) as err:  # an integer of more than 4,300 digits; nesting deeper than Python's stack
+        raise SubmissionError(f"{path}: unreadable JSON ({type(err).__name__}: {str(err)[:80]})") from None
 
 
 def read_predictions(path: Path, track: Track) -> tuple[dict[str, PredictionLine], tuple[str, ...], bytes]:
@@ -123,15 +163,16 @@ def read_predictions(path: Path, track: Track) -> tuple[dict[str, PredictionLine
     if size > MAX_FILE_BYTES:
         raise SubmissionError(f"{path}: {size:,} bytes; a predictions file may have at most {MAX_FILE_BYTES:,} bytes")
     data = path.read_bytes()
+    skip = len(_BOM) if data.startswith(_BOM) else 0
     try:
-        text = data.decode("utf-8")
+        text = data[skip:].decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise SubmissionError(f"{path}:{line}: byte {err.start} is not valid UTF-8") from None
+        line = data[: skip + err.start].count(b"\n") + 1
+        raise SubmissionError(f"{path}:{line}: byte {skip + err.start} is not valid UTF-8") from None
     wanted = {e.id for e in track.examples()}
     problems: list[str] = []
     lines: dict[str, PredictionLine] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
@@ -139,6 +180,9 @@ def read_predictions(path: Path, track: Track) -> tuple[dict[str, PredictionLine
             raw = json.loads(line)
         except json.JSONDecodeError as err:
             problems.append(f"{where}: invalid JSON ({err.msg}); the file may be truncated")
+            continue
+        except (ValueError, RecursionError) as err:
+            problems.append(f"{where}: unreadable JSON ({type(err).__name__}: {str(err)[:80]})")
             continue
         try:
             rec = PredictionLine.model_validate(raw)

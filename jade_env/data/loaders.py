@@ -33,15 +33,29 @@ one :class:`UserWarning` with the count and the first problem. A record is bad w
 is missing or of the wrong type, its answer list is empty, or its id repeats an earlier one (``skip``
 keeps the first). A file that cannot be read at all (missing, not UTF-8, truncated JSON, wrong
 top-level type, empty) always raises.
+
+Every field is type-checked where it is read, and the error names it (``"paragraphs[3].title" is int``):
+ids are strings or integers (an object is not turned into its ``str``), answers non-empty strings or
+numbers, a list field (``answer_aliases``, ``golden_answers``) a list (a string is not a list of one
+answer per character), an optional text field a string or null (null is ``""``, never ``"None"``),
+sentences strings, paragraphs and ``reward_model`` objects.
+
+JSONL is read one line at a time (a 1 GiB file costs one line of memory before its first error; a line
+over :data:`MAX_LINE_BYTES` is refused); a JSON list is read whole. A UTF-8 BOM at the start is accepted.
+A lone surrogate (a JSON ``\\ud800`` escape without its pair, which UTF-8 cannot encode) is kept as the
+visible text ``\\ud800`` (:func:`escape_lone_surrogates`), so no later write or hash fails on it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from jade_env.data.corpora import attach_corpus
 from jade_env.data.types import DecompositionStep, Example, Passage, make_passage
@@ -58,27 +72,81 @@ class BadRecord(Exception):
 
 
 # ------------------------------------------------------------------------------------- reading records
-def read_text_file(path: Path, what: str = "a question file") -> str:
-    """The UTF-8 text of ``path``; a DataFormatError naming the file (and the line of a bad byte) otherwise."""
+MAX_LINE_BYTES = 64 << 20  # a JSONL record longer than this is not a question (or a prediction): refused before it is held
+_BOM = b"\xef\xbb\xbf"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def open_binary(path: Path, what: str = "a question file") -> BinaryIO:
+    """``path`` opened for reading bytes; a DataFormatError naming the file when it cannot be."""
     try:
-        data = path.read_bytes()
+        return path.open("rb")
     except FileNotFoundError:
         raise DataFormatError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise DataFormatError(f"{path}: is a directory; expected {what}") from None
     except OSError as err:
         raise DataFormatError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def read_text_file(path: Path, what: str = "a question file") -> str:
+    """The UTF-8 text of ``path`` (a leading BOM dropped); a DataFormatError naming the file (and the line of a bad byte) otherwise."""
+    with open_binary(path, what) as f:
+        data = f.read()
+    skip = len(_BOM) if data.startswith(_BOM) else 0
     try:
-        return data.decode("utf-8")
+        return data[skip:].decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise DataFormatError(f"{path}:{line}: byte {err.start} (0x{data[err.start]:02x}) is not valid UTF-8; "
+        start = skip + err.start
+        line = data[:start].count(b"\n") + 1
+        raise DataFormatError(f"{path}:{line}: byte {start} (0x{data[start]:02x}) is not valid UTF-8; "
                               "expected a UTF-8 file") from None
 
 
+def first_line(path: Path, what: str = "a question file", limit: int = MAX_LINE_BYTES) -> str:
+    """The first line of the file that is not blank (after a BOM), stripped, at most ``limit`` bytes of it; ``""`` if none."""
+    with open_binary(path, what) as f:
+        for lineno in itertools.count(1):
+            raw = f.readline(limit)
+            if not raw:
+                return ""
+            if lineno == 1:
+                raw = raw.removeprefix(_BOM)
+            if raw.strip():
+                return raw.strip().decode("utf-8", "replace")
+    return ""
+
+
+def escape_lone_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate (a JSON ``\\ud800`` escape without its pair) written as the text ``\\ud800``.
+
+    A lone surrogate is not a character: UTF-8 cannot encode it, so a question holding one would make
+    every later write and hash fail. The escape keeps what the file said, as visible text.
+    """
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value) if _LONE_SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [escape_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {escape_lone_surrogates(k): escape_lone_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def _may_hold_surrogates(raw: bytes | str) -> bool:
+    """Cheap test on the raw JSON: a surrogate can only come from a ``\\uD800``-``\\uDFFF`` escape."""
+    if isinstance(raw, str):
+        return "\\ud" in raw or "\\uD" in raw
+    return b"\\ud" in raw or b"\\uD" in raw
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with open_binary(path) as f:
+        return f.read(len(magic)) == magic
+
+
 def read_records(path: Path) -> Iterator[tuple[str, Any]]:
-    """``(where, record)`` pairs of a JSON list, a JSONL file or a parquet file; ``where`` names the record."""
-    if path.suffix == ".parquet" or (path.is_file() and path.open("rb").read(4) == b"PAR1"):
+    """``(where, record)`` pairs of a JSON list, a JSONL file (streamed) or a parquet file; ``where`` names the record."""
+    if path.suffix == ".parquet" or (path.is_file() and _starts_with(path, b"PAR1")):
         try:
             import pyarrow.parquet as pq
         except ImportError:
@@ -90,35 +158,63 @@ def read_records(path: Path) -> Iterator[tuple[str, Any]]:
         for i, row in enumerate(rows):
             yield f"{path}: row {i}", row
         return
-    text = read_text_file(path)
-    stripped = text.lstrip()
-    if not stripped:
+    first = first_line(path, limit=4096)[:1]
+    if not first:
         raise DataFormatError(f"{path}: the file is empty; expected questions as a JSON list or JSONL")
-    if stripped[0] == "[":
+    if first == "[":
+        text = read_text_file(path)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
             raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg}); the file may be truncated") from None
+        except (ValueError, RecursionError) as err:  # an integer of more than 4,300 digits; nesting deeper than Python's stack
+            raise DataFormatError(f"{path}: unreadable JSON ({type(err).__name__}: {str(err)[:80]})") from None
+        if _may_hold_surrogates(text):
+            data = escape_lone_surrogates(data)
+        del text
         for i, rec in enumerate(data):
             yield f"{path}: record {i}", rec
         return
-    if stripped[0] == "{" and "\n" not in stripped.strip():
-        pass  # a single JSONL line
-    elif stripped[0] != "{":
-        raise DataFormatError(f"{path}:1: expected a JSON list or JSON lines of objects, found {stripped[:20]!r}")
-    for lineno, rec in iter_jsonl(path, text):
+    if first != "{":
+        raise DataFormatError(f"{path}:1: expected a JSON list or JSON lines of objects, found {first_line(path, limit=4096)[:20]!r}")
+    for lineno, rec in iter_jsonl(path):
         yield f"{path}:{lineno}", rec
 
 
-def iter_jsonl(path: Path, text: str) -> Iterator[tuple[int, Any]]:
-    """``(line number, value)`` of every non-blank line of a JSONL text; one clear error on a bad line."""
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield lineno, json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataFormatError(f"{path}:{lineno}: invalid JSON ({err.msg}); expected one JSON object per line") from None
+def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` of every non-blank line of a JSONL file, read one line at a time.
+
+    A BOM before the first line is dropped, lone surrogates are escaped (:func:`escape_lone_surrogates`),
+    and a bad line (not UTF-8, not JSON, longer than :data:`MAX_LINE_BYTES`) is one DataFormatError
+    naming the file and the line.
+    """
+    offset = 0
+    with open_binary(path, "a JSONL file") as f:
+        for lineno in itertools.count(1):
+            raw = f.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                raise DataFormatError(f"{path}:{lineno}: the line is longer than {MAX_LINE_BYTES >> 20} MiB; "
+                                      "expected one JSON object per line")
+            start, offset = offset, offset + len(raw)
+            if lineno == 1 and raw.startswith(_BOM):
+                raw, start = raw[len(_BOM):], start + len(_BOM)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataFormatError(f"{path}:{lineno}: byte {start + err.start} (0x{raw[err.start]:02x}) is not valid UTF-8; "
+                                      "expected a UTF-8 file") from None
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataFormatError(f"{path}:{lineno}: invalid JSON ({err.msg}); expected one JSON object per line") from None
+            except (ValueError, RecursionError) as err:
+                raise DataFormatError(f"{path}:{lineno}: unreadable JSON ({type(err).__name__}: {str(err)[:80]}); "
+                                      "expected one JSON object per line") from None
+            yield lineno, escape_lone_surrogates(value) if _may_hold_surrogates(raw) else value
 
 
 # ------------------------------------------------------------------------------------- detection
@@ -143,157 +239,242 @@ def detect_format(record: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------- field helpers
-def _str(rec: dict, key: str, what: str = "a non-empty string") -> str:
+# Each helper checks one field's type and says, in a BadRecord, which field (a path such as
+# "paragraphs[3].title") holds what, and what was expected; load_file adds the file, the line and the id.
+def _shown(value: Any) -> str:
+    if value is None:
+        return "missing or null"
+    if isinstance(value, str):
+        return "an empty string" if not value.strip() else f"str {value[:30]!r}"
+    return f"{type(value).__name__} {repr(value)[:30]}"
+
+
+def _str(rec: dict, key: str, what: str = "a non-empty string", name: str | None = None) -> str:
+    """A required non-empty string field."""
     value = rec.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise BadRecord(f'"{key}" is {"missing" if value is None else type(value).__name__ + " " + repr(value)[:30]}; expected {what}')
+        raise BadRecord(f'"{name or key}" is {_shown(value)}; expected {what}')
     return value
 
 
-def _answers(values: Any, key: str) -> tuple[str, ...]:
-    if isinstance(values, str):
-        values = [values]
-    if not isinstance(values, list) or not values:
-        raise BadRecord(f'"{key}" is {"an empty list" if values == [] else repr(values)[:40]}; expected at least one answer')
-    out = []
-    for v in values:
-        if not isinstance(v, str | int | float) or isinstance(v, bool):
-            raise BadRecord(f'"{key}" holds {type(v).__name__}; expected strings')
+def _opt_str(rec: dict, key: str, name: str | None = None) -> str:
+    """An optional string field: missing or null gives ""; anything but a string is refused (never ``str(value)``)."""
+    value = rec.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRecord(f'"{name or key}" is {_shown(value)}; expected a string')
+    return value
+
+
+def _id(value: Any, name: str) -> str:
+    """A question id: a non-empty string, or an integer (written in decimal); an object or a list is refused."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise BadRecord(f'"{name}" is {_shown(value)}; expected a non-empty string or an integer')
+
+
+def _list(value: Any, name: str) -> list:
+    """An optional list field: null gives []; a string or an object is refused (a string is not a list of strings)."""
+    if value is None:
+        return []
+    if hasattr(value, "tolist") and not isinstance(value, str):  # numpy arrays of parquet columns
+        value = value.tolist()
+    if not isinstance(value, list | tuple):
+        raise BadRecord(f'"{name}" is {_shown(value)}; expected a list')
+    return list(value)
+
+
+def _dict(value: Any, name: str) -> dict:
+    """An optional object field: null gives {}."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRecord(f'"{name}" is {_shown(value)}; expected an object')
+    return value
+
+
+def _answers(values: list, name: str) -> tuple[str, ...]:
+    """Gold answers: at least one, each a non-empty string or a number (written as text), duplicates dropped."""
+    if not values:
+        raise BadRecord(f'"{name}" is missing or an empty list; expected at least one answer')
+    out: list[str] = []
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, str | int | float) or (isinstance(v, float) and not math.isfinite(v)):
+            raise BadRecord(f'"{name}[{i}]" is {_shown(v)}; expected a string')
         s = str(v)
+        if not s.strip():
+            raise BadRecord(f'"{name}[{i}]" is an empty string; expected a non-empty answer')
         if s not in out:
             out.append(s)
     return tuple(out)
 
 
-def _hotpot_context(context: Any) -> tuple[Passage, ...]:
+def _sentences(value: Any, name: str) -> str:
+    """A paragraph given as a list of sentences (joined as they are: HotpotQA's carry their own spaces) or as one string."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple):
+        for i, s in enumerate(value):
+            if not isinstance(s, str):
+                raise BadRecord(f'"{name}[{i}]" is {_shown(s)}; expected a sentence (a string)')
+        return "".join(value)
+    raise BadRecord(f'"{name}" is {_shown(value)}; expected a list of sentences')
+
+
+def _hotpot_context(context: Any, name: str = "context") -> tuple[Passage, ...]:
     """``[[title, [sentences]]]`` (official) or ``{"title": [...], "content"/"sentences": [[...]]}`` (FlashRAG)."""
     if isinstance(context, dict):
-        titles = context.get("title") or []
-        contents = context.get("content") or context.get("sentences") or []
-        pairs = list(zip(titles, contents, strict=False))
+        titles = _list(context.get("title"), f"{name}.title")
+        key = "content" if context.get("content") is not None else "sentences"
+        contents = _list(context.get(key), f"{name}.{key}")
+        if len(titles) != len(contents):
+            raise BadRecord(f'"{name}" has {len(titles)} titles and {len(contents)} {key}; expected one each')
+        pairs = list(zip(titles, contents, strict=True))
     elif isinstance(context, list):
         pairs = context
     else:
-        raise BadRecord(f'"context" is {type(context).__name__}; expected [[title, [sentences]], ...]')
+        raise BadRecord(f'"{name}" is {_shown(context)}; expected [[title, [sentences]], ...]')
     passages = []
-    for item in pairs:
+    for i, item in enumerate(pairs):
         if not (isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[0], str)):
-            raise BadRecord('a "context" entry is not [title, sentences]')
-        title, sents = item
-        text = "".join(sents) if isinstance(sents, list) else str(sents)
-        passages.append(make_passage(title, text))
+            raise BadRecord(f'"{name}[{i}]" is {_shown(item)}; expected [title, [sentences]]')
+        passages.append(make_passage(item[0], _sentences(item[1], f"{name}[{i}][1]")))
     return tuple(passages)
 
 
-def _supporting_titles(facts: Any) -> tuple[str, ...]:
+def _supporting_titles(facts: Any, name: str = "supporting_facts") -> tuple[str, ...]:
+    """The titles of ``[[title, sentence id], ...]`` (official) or ``{"title": [...], "sent_id": [...]}`` (FlashRAG)."""
     if isinstance(facts, dict):
-        titles = facts.get("title") or []
-    elif isinstance(facts, list):
-        titles = [f[0] for f in facts if isinstance(f, list | tuple) and f]
+        titles = _list(facts.get("title"), f"{name}.title")
     else:
         titles = []
-    return tuple(dict.fromkeys(t for t in titles if isinstance(t, str)))
+        for i, f in enumerate(_list(facts, name)):
+            if not (isinstance(f, list | tuple) and f):
+                raise BadRecord(f'"{name}[{i}]" is {_shown(f)}; expected [title, sentence id]')
+            titles.append(f[0])
+    for i, t in enumerate(titles):
+        if not isinstance(t, str):
+            raise BadRecord(f'the title of "{name}[{i}]" is {_shown(t)}; expected a string')
+    return tuple(dict.fromkeys(titles))
 
 
-def _musique_decomposition(steps: Any, paragraphs: list[dict] | None) -> tuple[DecompositionStep, ...]:
+def _answer_field(rec: dict, key: str) -> list:
+    """An answer field that holds one answer (a string) or a list of them."""
+    value = rec.get(key)
+    return [value] if isinstance(value, str) else _list(value, key)
+
+
+def _paragraph(p: Any, name: str) -> dict:
+    """A MuSiQue paragraph ``{"idx", "title", "paragraph_text", "is_supporting"}``, its text fields checked."""
+    p = _dict(p, name) if p is not None else None
+    if not p:
+        raise BadRecord(f'"{name}" is {_shown(p)}; expected an object with "title" and "paragraph_text"')
+    _opt_str(p, "title", f"{name}.title")
+    _opt_str(p, "paragraph_text", f"{name}.paragraph_text")
+    return p
+
+
+def _musique_decomposition(steps: Any, paragraphs: list[dict] | None, name: str) -> tuple[DecompositionStep, ...]:
     out = []
-    for s in steps or []:
-        if not isinstance(s, dict):
-            continue
+    for i, s in enumerate(_list(steps, name)):
+        where = f"{name}[{i}]"
+        s = _dict(s, where)
         support = ""
-        sp = s.get("support_paragraph")
-        if isinstance(sp, dict):
-            support = sp.get("title", "")
-        elif paragraphs is not None and isinstance(s.get("paragraph_support_idx"), int):
+        if s.get("support_paragraph") is not None:
+            support = _opt_str(_paragraph(s["support_paragraph"], f"{where}.support_paragraph"), "title")
+        elif paragraphs is not None and s.get("paragraph_support_idx") is not None:
             idx = s["paragraph_support_idx"]
-            support = next((p.get("title", "") for p in paragraphs if p.get("idx") == idx), "")
-        out.append(DecompositionStep(str(s.get("question", "")), str(s.get("answer", "")), support))
+            if isinstance(idx, bool) or not isinstance(idx, int):
+                raise BadRecord(f'"{where}.paragraph_support_idx" is {_shown(idx)}; expected an integer')
+            support = next((_opt_str(p, "title") for p in paragraphs if p.get("idx") == idx), "")
+        out.append(DecompositionStep(_opt_str(s, "question", f"{where}.question"), _opt_str(s, "answer", f"{where}.answer"), support))
     return tuple(out)
 
 
 # ------------------------------------------------------------------------------------- one parser per format
 def parse_hotpotqa(rec: dict, ctx: dict) -> Example:
-    qid = _str(rec, "_id")
+    qid = _id(rec.get("_id"), "_id")
     return Example(
-        id=qid, question=_str(rec, "question"), answers=_answers(rec.get("answer"), "answer"), type=str(rec.get("type") or ""),
-        supporting_titles=_supporting_titles(rec.get("supporting_facts")), context=_hotpot_context(rec.get("context", [])),
+        id=qid, question=_str(rec, "question"), answers=_answers(_answer_field(rec, "answer"), "answer"),
+        type=_opt_str(rec, "type"), supporting_titles=_supporting_titles(rec.get("supporting_facts")),
+        context=_hotpot_context(rec.get("context") if rec.get("context") is not None else []),
         dataset=ctx["dataset"] or ("2wikimultihopqa" if ctx["format"] == "2wiki" else "hotpotqa"), split=ctx["split"],
     )
 
 
 def parse_musique(rec: dict, ctx: dict) -> Example:
-    paragraphs = rec.get("paragraphs") or []
-    if not isinstance(paragraphs, list):
-        raise BadRecord('"paragraphs" is not a list')
-    context = tuple(make_passage(str(p.get("title", "")), str(p.get("paragraph_text", ""))) for p in paragraphs if isinstance(p, dict))
-    answers = _answers([rec.get("answer")] + list(rec.get("answer_aliases") or []), "answer")
-    decomposition = _musique_decomposition(rec.get("question_decomposition"), paragraphs)
+    paragraphs = [_paragraph(p, f"paragraphs[{i}]") for i, p in enumerate(_list(rec.get("paragraphs"), "paragraphs"))]
+    context = tuple(make_passage(_opt_str(p, "title"), _opt_str(p, "paragraph_text")) for p in paragraphs)
+    answers = _answers([_str(rec, "answer")] + _list(rec.get("answer_aliases"), "answer_aliases"), "answer_aliases")
+    decomposition = _musique_decomposition(rec.get("question_decomposition"), paragraphs, "question_decomposition")
     return Example(
-        id=_str(rec, "id"), question=_str(rec, "question"), answers=answers,
+        id=_id(rec.get("id"), "id"), question=_str(rec, "question"), answers=answers,
         type=f"{len(decomposition)}hop" if decomposition else "",
-        supporting_titles=tuple(dict.fromkeys(str(p.get("title", "")) for p in paragraphs if isinstance(p, dict) and p.get("is_supporting"))),
+        supporting_titles=tuple(dict.fromkeys(_opt_str(p, "title") for p in paragraphs if p.get("is_supporting"))),
         context=context, decomposition=decomposition, dataset=ctx["dataset"] or "musique", split=ctx["split"],
     )
 
 
 def parse_flashrag(rec: dict, ctx: dict) -> Example:
-    meta = rec.get("metadata") if isinstance(rec.get("metadata"), dict) else {}
+    meta = _dict(rec.get("metadata"), "metadata")
     context: tuple[Passage, ...] = ()
     supporting: tuple[str, ...] = ()
     decomposition: tuple[DecompositionStep, ...] = ()
     if "context" in meta:
-        context = _hotpot_context(meta["context"])
-        supporting = _supporting_titles(meta.get("supporting_facts"))
+        context = _hotpot_context(meta["context"], "metadata.context")
+        supporting = _supporting_titles(meta.get("supporting_facts"), "metadata.supporting_facts")
     if meta.get("question_decomposition"):
-        decomposition = _musique_decomposition(meta["question_decomposition"], None)
-        paras = [s.get("support_paragraph") for s in meta["question_decomposition"] if isinstance(s, dict)]
-        support = [p for p in paras if isinstance(p, dict)]
-        context = context or tuple(dict.fromkeys(make_passage(str(p.get("title", "")), str(p.get("paragraph_text", "")))
-                                                 for p in support))
-        supporting = supporting or tuple(dict.fromkeys(str(p.get("title", "")) for p in support))
-    qtype = str(meta.get("type") or (f"{len(decomposition)}hop" if decomposition else ""))
-    dataset = ctx["dataset"] or str(rec.get("data_source") or "")
-    return Example(id=str(rec.get("id") if rec.get("id") is not None else _str(rec, "id")), question=_str(rec, "question"),
-                   answers=_answers(rec.get("golden_answers"), "golden_answers"), type=qtype, supporting_titles=supporting,
-                   context=context, decomposition=decomposition, dataset=dataset, split=ctx["split"] or str(rec.get("split") or ""))
+        decomposition = _musique_decomposition(meta["question_decomposition"], None, "metadata.question_decomposition")
+        support = [s["support_paragraph"] for s in meta["question_decomposition"] if s.get("support_paragraph") is not None]
+        context = context or tuple(dict.fromkeys(make_passage(_opt_str(p, "title"), _opt_str(p, "paragraph_text")) for p in support))
+        supporting = supporting or tuple(dict.fromkeys(_opt_str(p, "title") for p in support))
+    qtype = _opt_str(meta, "type", "metadata.type") or (f"{len(decomposition)}hop" if decomposition else "")
+    dataset = ctx["dataset"] or _opt_str(rec, "data_source")
+    return Example(id=_id(rec.get("id"), "id"), question=_str(rec, "question"),
+                   answers=_answers(_list(rec.get("golden_answers"), "golden_answers"), "golden_answers"), type=qtype,
+                   supporting_titles=supporting, context=context, decomposition=decomposition, dataset=dataset,
+                   split=ctx["split"] or _opt_str(rec, "split"))
 
 
 def parse_nq_open(rec: dict, ctx: dict) -> Example:
-    qid = str(rec["id"]) if rec.get("id") is not None else f"{ctx['stem']}-{ctx['index']}"
-    return Example(id=qid, question=_str(rec, "question"), answers=_answers(rec.get("answer"), "answer"),
+    qid = _id(rec["id"], "id") if rec.get("id") is not None else f"{ctx['stem']}-{ctx['index']}"
+    return Example(id=qid, question=_str(rec, "question"), answers=_answers(_list(rec.get("answer"), "answer"), "answer"),
                    dataset=ctx["dataset"] or "nq", split=ctx["split"])
 
 
 def parse_simple(rec: dict, ctx: dict) -> Example:
-    raw_id = rec.get("id", rec.get("idx"))
-    qid = str(raw_id) if raw_id is not None else f"{ctx['stem']}-{ctx['index']}"
-    return Example(id=qid, question=_str(rec, "question"), answers=_answers(rec.get("answer"), "answer"),
-                   type=str(rec.get("type") or ""), dataset=ctx["dataset"], split=ctx["split"])
+    key = "id" if rec.get("id") is not None else "idx"
+    qid = _id(rec[key], key) if rec.get(key) is not None else f"{ctx['stem']}-{ctx['index']}"
+    return Example(id=qid, question=_str(rec, "question"), answers=_answers(_answer_field(rec, "answer"), "answer"),
+                   type=_opt_str(rec, "type"), dataset=ctx["dataset"], split=ctx["split"])
 
 
 def parse_verl(rec: dict, ctx: dict) -> Example:
     question = rec.get("question")
-    if not isinstance(question, str):
+    if question is not None and not isinstance(question, str):
+        raise BadRecord(f'"question" is {_shown(question)}; expected a string')
+    if question is None:
         prompt = rec.get("prompt")
-        if isinstance(prompt, list | tuple):
-            users = [m.get("content") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
-            question = users[-1] if users else None
-        elif isinstance(prompt, str):
+        if isinstance(prompt, str):
             question = prompt
+        else:
+            messages = [_dict(m, f"prompt[{i}]") for i, m in enumerate(_list(prompt, "prompt"))]
+            users = [_opt_str(m, "content", f"prompt[{i}].content") for i, m in enumerate(messages) if m.get("role") == "user"]
+            question = users[-1] if users else None
     if not isinstance(question, str) or not question.strip():
         raise BadRecord("no question: expected a \"question\" column or a user message in \"prompt\"")
-    truth = (rec.get("reward_model") or {}).get("ground_truth")
+    truth = _dict(rec.get("reward_model"), "reward_model").get("ground_truth")
     if isinstance(truth, dict):
         truth = truth.get("target")
-    if isinstance(truth, str):
-        truth = truth.split(ANSWER_SPLIT)
-    if hasattr(truth, "tolist"):
-        truth = truth.tolist()
-    extra = rec.get("extra_info") or {}
-    raw_id = extra.get("index", rec.get("id"))
-    qid = str(raw_id) if raw_id is not None else f"{ctx['stem']}-{ctx['index']}"
+    truth = truth.split(ANSWER_SPLIT) if isinstance(truth, str) else _list(truth, "reward_model.ground_truth")
+    extra = _dict(rec.get("extra_info"), "extra_info")
+    key, raw_id = ("extra_info.index", extra["index"]) if extra.get("index") is not None else ("id", rec.get("id"))
+    qid = _id(raw_id, key) if raw_id is not None else f"{ctx['stem']}-{ctx['index']}"
     return Example(id=qid, question=question.strip(), answers=_answers(truth, "reward_model.ground_truth"),
-                   dataset=ctx["dataset"] or str(rec.get("data_source") or ""), split=ctx["split"] or str(extra.get("split") or ""))
+                   dataset=ctx["dataset"] or _opt_str(rec, "data_source"), split=ctx["split"] or _opt_str(extra, "split", "extra_info.split"))
 
 
 PARSERS: dict[str, Callable[[dict, dict], Example]] = {

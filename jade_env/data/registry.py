@@ -38,9 +38,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jade_env.data.loaders import load_file
+from jade_env.data.loaders import BadRecord, load_file, parse_flashrag, parse_hotpotqa
 from jade_env.data.types import Example
-from jade_env.errors import DatasetUnavailableError
+from jade_env.errors import DataFormatError, DatasetUnavailableError
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,26 +173,32 @@ def _from_hub(spec: DatasetSpec, split: str) -> list[Example]:
         "2wikimultihopqa", "musique", "bamboogle") else load_dataset(spec.hub_id, spec.hub_config, split=split)
     out = []
     for i, row in enumerate(ds):
-        if spec.name == "hotpotqa":
-            ctx = row["context"]
-            from jade_env.data.loaders import parse_hotpotqa
-
-            rec = {"_id": row["id"], "question": row["question"], "answer": row["answer"], "type": row["type"],
-                   "supporting_facts": list(zip(row["supporting_facts"]["title"], row["supporting_facts"]["sent_id"], strict=False)),
-                   "context": list(zip(ctx["title"], ctx["sentences"], strict=False))}
-            out.append(parse_hotpotqa(rec, {"dataset": "hotpotqa", "split": split, "format": "hotpotqa"}))
-            continue
-        if spec.name == "nq":
-            answers = row["answer"]
-        elif spec.name == "popqa":
-            answers = json.loads(row["possible_answers"])
-        elif spec.name == "triviaqa":
-            answers = row["answer"]["aliases"] or [row["answer"]["value"]]
-        elif spec.name == "ambigqa":
-            ann = row["annotations"]
-            answers = [a for group in ann.get("answer", []) for a in group] or [a for qa in ann.get("qaPairs", []) for a in qa["answer"]]
-        else:  # FlashRAG collection
-            answers = row["golden_answers"]
-        qid = str(row.get("id", f"{spec.name}-{split}-{i}"))
-        out.append(Example(id=qid, question=row["question"], answers=tuple(dict.fromkeys(map(str, answers))), dataset=spec.name, split=split))
+        try:
+            out.append(_hub_example(spec, split, i, row))
+        except BadRecord as err:  # the loaders' field checks: no "None" answers, no ids made of objects, no empty questions
+            raise DataFormatError(f"{spec.hub_id} ({spec.hub_config or 'default'}), split {split}, row {i}: {err}") from None
     return out
+
+
+def _hub_example(spec: DatasetSpec, split: str, i: int, row: dict) -> Example:
+    """One hub row, mapped to the fields of a loader format and parsed (and checked) by that format's parser."""
+    if spec.name == "hotpotqa":
+        ctx = row["context"]
+        rec = {"_id": row["id"], "question": row["question"], "answer": row["answer"], "type": row["type"],
+               "supporting_facts": list(zip(row["supporting_facts"]["title"], row["supporting_facts"]["sent_id"], strict=False)),
+               "context": list(zip(ctx["title"], ctx["sentences"], strict=False))}
+        return parse_hotpotqa(rec, {"dataset": "hotpotqa", "split": split, "format": "hotpotqa"})
+    if spec.name == "nq":
+        answers = row["answer"]
+    elif spec.name == "popqa":
+        answers = json.loads(row["possible_answers"])
+    elif spec.name == "triviaqa":
+        answers = row["answer"]["aliases"] or [row["answer"]["value"]]
+    elif spec.name == "ambigqa":
+        ann = row["annotations"]
+        answers = [a for group in ann.get("answer", []) for a in group] or [a for qa in ann.get("qaPairs", []) for a in qa["answer"]]
+    else:  # FlashRAG collection
+        answers = row["golden_answers"]
+    rec = {"id": row.get("id") if row.get("id") is not None else f"{spec.name}-{split}-{i}", "question": row["question"],
+           "golden_answers": answers}
+    return parse_flashrag(rec, {"dataset": spec.name, "split": split, "format": "flashrag"})

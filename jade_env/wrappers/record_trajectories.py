@@ -17,6 +17,7 @@ from typing import Any
 import gymnasium as gym
 
 from jade_env.errors import DataFormatError
+from jade_env.run_folder import json_line
 
 
 def _serialisable_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -86,8 +87,8 @@ class RecordTrajectories(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.recorder.step(action, reward, info)
         if terminated or truncated:
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(self.recorder.record(self.env.spec, info, terminated, truncated), ensure_ascii=False) + "\n")
+            with self.path.open("a", encoding="utf-8") as f:  # json_line: an action with a lone surrogate is written escaped
+                f.write(json_line(self.recorder.record(self.env.spec, info, terminated, truncated)))
         return obs, reward, terminated, truncated, info
 
 
@@ -99,9 +100,12 @@ def read_trajectories(path: str | os.PathLike) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise DataFormatError(f"{path}:{lineno}: invalid JSON ({err.msg}); expected one trajectory record per line") from None
+            if not isinstance(record, dict):
+                raise DataFormatError(f"{path}:{lineno}: a JSON {type(record).__name__}; expected one trajectory record (an object) per line")
+            records.append(record)
     return records
 
 
