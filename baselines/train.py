@@ -50,7 +50,7 @@ import json
 import shutil
 import time
 from collections import Counter, defaultdict, deque
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,8 @@ import numpy as np
 import jade_env  # noqa: F401
 from baselines.discrete_env import CandidateActionEnv, TrainedTeam
 from baselines.executor_specs import SPECS, ExecutorSpec, SpecExecutor
-from jade_env.errors import JadeError
+from jade_env.errors import JadeError, json_object
+from jade_env.registration import check_make_kwargs
 from jade_env.roles.ids import ROLES, TOP_LEVEL_WORKFLOWS
 from jade_env.run_folder import RunLock, atomic_file, atomic_write
 
@@ -108,7 +109,8 @@ class Args:
     bc_epochs: int = _arg(30, "passes over those episodes")
     allow_ds: bool = _arg(True, "whether the planner may choose workflows with DS")
     env_kwargs: str = _arg('{"n": 2000, "synthetic": {"seed": 0}}', "gym.make keywords of the training env (JSON)")
-    eval_kwargs: str = _arg('{"n": 300, "synthetic": {"seed": 1}}', "gym.make keywords of the held-out evaluation (JSON)")
+    eval_kwargs: str = _arg("", "gym.make keywords of the held-out evaluation (JSON); empty: derived from --env-kwargs "
+                            "(Synthetic: 300 questions of the world with the next seed; a data file: its own questions)")
     learning_rate: float = _arg(3e-4, "Adam learning rate of PPO")
     n_steps: int = _arg(1024, "environment steps per PPO update")
     batch_size: int = _arg(128, "PPO minibatch size")
@@ -238,13 +240,36 @@ def run_config(args: Args) -> dict:
     return {**asdict(args), "out": "."}
 
 
+def eval_kwargs_of(args: Args) -> dict:
+    """The held-out evaluation's keywords: ``--eval-kwargs``, or derived from the training env's data."""
+    if args.eval_kwargs.strip():
+        return json_object(args.eval_kwargs, "--eval-kwargs")
+    train_kwargs = json_object(args.env_kwargs, "--env-kwargs")
+    if _dataset_of(env_id_of(args.env, paradigm_of(args))) == "synthetic":
+        world = dict(train_kwargs.get("synthetic") or {})
+        kept = {k: v for k, v in train_kwargs.items() if k != "sample_seed"}
+        return {**kept, "n": 300, "synthetic": {**world, "seed": int(world.get("seed", 0)) + 1}}
+    print("note: no --eval-kwargs: the evaluation runs on the training file's own questions (pass --eval-kwargs "
+          "'{\"data_path\": \"DEV_FILE\"}' for a held-out split)", flush=True)
+    return train_kwargs
+
+
 def train(args: Args) -> dict:
-    paradigm_of(args)
+    """Check every argument and build both envs, then train in the run folder (nothing is written before that)."""
+    paradigm = paradigm_of(args)
+    env_kwargs = json_object(args.env_kwargs, "--env-kwargs")
+    env_id = env_id_of(args.env, paradigm)
+    check_make_kwargs(env_id, env_kwargs)
+    args = replace(args, eval_kwargs=json.dumps(eval_kwargs_of(args)))  # the config records what was evaluated on
+    check_make_kwargs(env_id, json.loads(args.eval_kwargs))
+    gym.make(env_id, **json.loads(args.eval_kwargs)).close()  # the held-out data loads (a missing file fails here)
+    executors = frozen_executors(args, epsilon=args.epsilon, seed=args.seed + 1) if not paradigm.monolithic else None
+    env = make_env(args, env_kwargs, paradigm.roles, executors)
     with RunLock(args.out, f"baselines.train --paradigm {args.paradigm}"):  # one writer per run folder
-        return _train(args)
+        return _train(args, env)
 
 
-def _train(args: Args) -> dict:
+def _train(args: Args, env: CandidateActionEnv) -> dict:
     import torch
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.callbacks import BaseCallback
@@ -262,8 +287,6 @@ def _train(args: Args) -> dict:
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)  # a small network: one thread is fastest, and parallel runs do not oversubscribe the cores
     env_kwargs = json.loads(args.env_kwargs)
-    executors = frozen_executors(args, epsilon=args.epsilon, seed=args.seed + 1) if not paradigm.monolithic else None
-    env = make_env(args, env_kwargs, paradigm.roles, executors)
     kinds = [e.type for e in env.unwrapped.examples]
 
     # the policy: one MLP over (role, context, question, candidates) for every role it plays = the shared backbone

@@ -92,7 +92,11 @@ def test_resume_after_interruption_gives_the_same_files(tmp_path: Path, monkeypa
 def test_evaluate_cli_errors_list_valid_names(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "jade_env.cli", "evaluate", "--env", "JadeRAG-Nope-v0", "--agent", "vanilla-rag",
                           "--out", str(tmp_path)], capture_output=True, text=True)
-    assert out.returncode == 2 and "registered ids:" in out.stderr and "JadeRAG-HotpotQA-v0" in out.stderr
+    assert out.returncode == 2 and "unknown env 'JadeRAG-Nope-v0'" in out.stderr and "jade-rag envs" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "jade_env.cli", "evaluate", "--env", "JadeRAG-Synthetic-v0", "--agent", "oracle",
+                          "--env-kwargs", '{"topk": 3}', "--out", str(tmp_path / "typo")], capture_output=True, text=True)
+    assert out.returncode == 2 and "takes no keyword 'topk' (did you mean 'top_k'?)" in out.stderr, out.stderr
+    assert not (tmp_path / "typo").exists()  # nothing written before the env is built
     out = subprocess.run([sys.executable, "-m", "jade_env.cli", "evaluate", "--env", "JadeRAG-Synthetic-v0", "--agent", "nope",
                           "--out", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 2 and "valid agents: closed-book" in out.stderr

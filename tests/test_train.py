@@ -61,6 +61,37 @@ def test_unknown_paradigm_and_config_mismatch(tmp_path: Path) -> None:
         train(Args(paradigm="joint", steps=128, out=str(tmp_path / "r"), **SMALL))
 
 
+def test_train_fails_fast_and_writes_nothing(tmp_path: Path) -> None:
+    """A mistyped keyword or a missing file is one message before any file is written."""
+    out = tmp_path / "run"
+    with pytest.raises(JadeError, match=r"takes no keyword 'topk' \(did you mean 'top_k'\?\)"):
+        train(Args(paradigm="decoupled", out=str(out), **{**SMALL, "env_kwargs": '{"n": 200, "topk": 3}'}))
+    with pytest.raises(JadeError, match="eval-kwargs is not valid JSON"):
+        train(Args(paradigm="decoupled", out=str(out), **{**SMALL, "eval_kwargs": "{n: 3"}))
+    with pytest.raises(JadeError, match="missing.json"):
+        train(Args(paradigm="decoupled", env="JadeRAG-HotpotQA-v0", out=str(out),
+                   **{**SMALL, "env_kwargs": json.dumps({"data_path": str(tmp_path / "missing.json")}), "eval_kwargs": ""}))
+    assert not out.exists()
+
+
+def test_train_on_a_real_data_file_evaluates_on_that_data(shared_data: Path, tmp_path: Path) -> None:
+    """``--env JadeRAG-HotpotQA-v0 --env-kwargs '{"data_path": ...}'``: no Synthetic keyword leaks into the evaluation."""
+    data = str(shared_data / "hotpotqa" / "hotpot_dev_distractor_v1_100.json")
+    args = Args(paradigm="decoupled", env="JadeRAG-HotpotQA-v0", steps=128, out=str(tmp_path / "hp"),
+                **{**SMALL, "env_kwargs": json.dumps({"data_path": data}), "eval_kwargs": ""})
+    metrics = train(args)
+    assert metrics["n"] == 103 and metrics["env_id"] == "JadeRAG-HotpotQA-v0"
+    assert json.loads((tmp_path / "hp" / "eval" / "config.json").read_text())["env_kwargs"] == {"data_path": data}
+    assert json.loads(json.loads((tmp_path / "hp" / "config.json").read_text())["eval_kwargs"]) == {"data_path": data}
+
+
+def test_held_out_synthetic_evaluation_is_derived_from_the_training_world() -> None:
+    from baselines.train import eval_kwargs_of
+
+    derived = eval_kwargs_of(Args(env_kwargs='{"n": 800, "sample_seed": 3, "synthetic": {"seed": 4, "distractor_rate": 0.5}}', eval_kwargs=""))
+    assert derived == {"n": 300, "synthetic": {"seed": 5, "distractor_rate": 0.5}}
+
+
 def test_token_level_ppo_two_updates_of_the_tiny_model(tmp_path: Path) -> None:
     pytest.importorskip("transformers", reason="the llm extra is not installed")
     import torch
