@@ -223,6 +223,15 @@ def test_page_in_a_real_headless_browser(run_dir: Path, tmp_path: Path) -> None:
         assert page.locator("#synthetic tbody tr:visible").count() == 1
         assert page.locator("#synthetic tbody tr:visible td").first.text_content() == "half-run"
         page.select_option("#paradigm", "all")
+        link = page.locator("#synthetic td.text a").first  # the code link: an http(s) URL, so a link
+        assert link.get_attribute("href") == "https://example.org/jade_env"
+        row = page.locator("#synthetic tbody tr", has_text="half-run")
+        row.locator("details summary").click()
+        assert "team@example.org" in row.locator("td.details").inner_text() and "training data" in row.locator("td.details").inner_text()
+        assert page.locator("#synthetic tbody td", has_text="97.9").count() >= 1  # scores in percent
+        assert page.locator("#synthetic svg text.label").count() == 2  # every point labelled
+        assert page.locator("#synthetic tbody td", has_text="\u2605").count() >= 1  # the Pareto front is marked
+        assert "jade-rag evaluate --track synthetic" in page.locator("#synthetic p.meta").inner_text()
         page.screenshot(path=str(tmp_path / "site" / "screenshot.png"), full_page=True)
         browser.close()
     assert dialogs == []  # the escaped method name ran nothing
