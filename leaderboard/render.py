@@ -79,6 +79,7 @@ td.details code, p.meta code { word-break: break-all; }
 """
 
 
+LABEL_ROOM = 140  # pixels right of the last point of the chart, for its label
 SCORE_COLUMNS = frozenset({"em", "f1", "sub_em"})
 
 
@@ -149,7 +150,7 @@ def pareto_front(rows: Sequence[dict]) -> set[int]:
             if not any(g >= f1 and c <= calls and (g > f1 or c < calls) for g, c in points)}
 
 
-def chart(rows: Sequence[dict], width: int = 640, height: int = 340) -> str:
+def chart(rows: Sequence[dict], width: int = 720, height: int = 340) -> str:
     """An SVG scatter of F1 (%) against retrieval calls per question: one labelled point per submission, the Pareto front dashed."""
     pad = 40
     xs = [_finite(r["retrieval_calls"]) for r in rows] or [0.0]
@@ -164,26 +165,33 @@ def chart(rows: Sequence[dict], width: int = 640, height: int = 340) -> str:
         parts.append(f'<text x="{pad - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{tick}</text>')
     for i in range(5):
         value = x_max * i / 4
-        x = pad + (width - pad - 10) * i / 4
+        x = pad + (width - pad - LABEL_ROOM) * i / 4
         parts.append(f'<text x="{x:.1f}" y="{height - pad + 14}" font-size="10" text-anchor="middle">{value:.1f}</text>')
     def place(r: dict) -> tuple[float, float]:
-        return (pad + (width - pad - 10) * _finite(r["retrieval_calls"]) / x_max, height - pad - (height - pad - 10) * _finite(r["f1"]))
+        return (pad + (width - pad - LABEL_ROOM) * _finite(r["retrieval_calls"]) / x_max, height - pad - (height - pad - 10) * _finite(r["f1"]))
 
     front = sorted((place(r) for r in rows if r.get("pareto")), key=lambda xy: xy[0])
     if len(front) > 1:
         parts.append('<polyline class="front" points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in front) + '"/>')
-    parts.append(f'<text x="{width - 12}" y="22" font-size="10" text-anchor="end" fill="#d9480f">&#9733; / dashed: Pareto front</text>')
+    parts.append(f'<text x="{pad + 8}" y="{height - 14 - pad - (height - pad - 10) * 0.92:.0f}" font-size="10" fill="#d9480f">'
+                 "orange, dashed: the Pareto front (no submission has a higher F1 with fewer calls)</text>")
+    placed: list[tuple[float, float, float]] = []  # label boxes (x, y, width) already drawn: close points get stacked labels
     for r in rows:
         if not all(math.isfinite(v) for v in (r["f1"], r["retrieval_calls"] or 0.0) if isinstance(v, int | float)):
             continue  # no point for a number that is not one
         x, y = place(r)
+        label_y = y - 6
+        name_width = 5.5 * min(len(printable(r["method"])), 24)
+        while any(abs(label_y - py) < 11 and x + 7 < px + pw and px < x + 7 + name_width for px, py, pw in placed):
+            label_y += 11
+        placed.append((x + 7, label_y, name_width))
         title = _text(f"{r['method']} ({r['paradigm']}): F1 {_finite(r['f1']) * 100:.1f}%, {_finite(r['retrieval_calls']):.2f} calls")
         name = printable(r["method"])
         short = _text(name if len(name) <= 24 else name[:23] + "…")
         colour = "#d9480f" if r.get("pareto") else "#3366cc"
         parts.append(f'<g data-paradigm="{_text(r["paradigm"])}"><circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour}" '
                      f'fill-opacity="0.8"><title>{title}</title></circle>'
-                     f'<text class="label" x="{x + 7:.1f}" y="{y - 6:.1f}" font-size="10">{short}</text></g>')
+                     f'<text class="label" x="{x + 7:.1f}" y="{label_y:.1f}" font-size="10">{short}</text></g>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 from pathlib import Path
 
@@ -83,6 +84,30 @@ def test_train_on_a_real_data_file_evaluates_on_that_data(shared_data: Path, tmp
     assert metrics["n"] == 103 and metrics["env_id"] == "JadeRAG-HotpotQA-v0"
     assert json.loads((tmp_path / "hp" / "eval" / "config.json").read_text())["env_kwargs"] == {"data_path": data}
     assert json.loads(json.loads((tmp_path / "hp" / "config.json").read_text())["eval_kwargs"]) == {"data_path": data}
+
+
+def test_learning_curve_with_held_out_f1_reference_lines_and_tensorboard(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from baselines.plots import plot_run
+
+    out = tmp_path / "curve"
+    train(Args(paradigm="joint", steps=256, out=str(out), **{**SMALL, "eval_every": 128, "curve_episodes": 10}))
+    rows = list(csv.DictReader((out / "curve.csv").open()))
+    assert [int(r["step"]) for r in rows] == [0, 128, 256] and all(r["questions"] == "10" for r in rows)
+    reference = json.loads((out / "curve_reference.json").read_text())
+    assert set(reference) == {"questions", "rule-planner", "closed-book", "oracle"}
+    assert reference["closed-book"] < reference["rule-planner"] <= reference["oracle"]
+    if importlib.util.find_spec("tensorboard"):
+        assert list(out.glob("tensorboard/*/events.out.tfevents.*"))
+    assert (out / "learning_curve.png") in plot_run(out)
+
+
+def test_wandb_without_the_package_is_one_message_and_no_folder(tmp_path: Path) -> None:
+    if importlib.util.find_spec("wandb"):
+        pytest.skip("wandb is installed here")
+    with pytest.raises(JadeError, match="pip install wandb"):
+        train(Args(paradigm="joint", steps=128, out=str(tmp_path / "w"), wandb=True, **SMALL))
+    assert not (tmp_path / "w").exists()
 
 
 def test_held_out_synthetic_evaluation_is_derived_from_the_training_world() -> None:
