@@ -356,6 +356,7 @@ def run_metrics(out: Path, base: Any, env_id: str, config: dict[str, Any]) -> di
         "env_version": env_id.rsplit("-", 1)[-1],
         "jade_env_version": jade_env.__version__,
         "split_hash": split_hash(base.examples),
+        "questions_hash": split_hash(list(wanted.values())),  # of the questions this run answered (a --limit sample of the split)
         "corpus_hash": base.retrievers.corpus_hash,
         "retriever_id": base.retrievers.retriever_id,
         "agent": config["agent"],
