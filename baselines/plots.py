@@ -90,7 +90,22 @@ def plot_run(run: str | Path) -> list[Path]:
     return out
 
 
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders of baselines.train (with metrics.csv)")
+    args = parser.parse_args(argv)
+    try:
+        for folder in args.runs:
+            for path in plot_run(folder):
+                print(path)
+    except JadeError as err:
+        print(f"baselines.plots: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    for folder in sys.argv[1:]:
-        for path in plot_run(folder):
-            print(path)
+    sys.exit(main())

@@ -104,5 +104,5 @@ def run_tracks(args: argparse.Namespace) -> int:
 
     for t in TRACKS.values():
         print(f"{t.slug}: {t.title}\n    env {t.env_id}, corpus {t.corpus}, top_k {t.top_k}, max_steps {t.max_steps}, "
-              f"split {t.split_hash[:16]}\n    questions: {t.obtain}\n    run: {t.command()}")
+              f"split {t.split_hash[:16] if t.pinned else 'not pinned yet'}\n    questions: {t.obtain}\n    run: {t.command()}")
     return 0

@@ -42,6 +42,11 @@ class Track:
     def examples(self) -> list[Example]:
         return list(_track_examples(self.slug))
 
+    @property
+    def pinned(self) -> bool:
+        """Whether the track's questions are pinned (a split hash of 64 hex digits) and so can be submitted to."""
+        return len(self.split_hash) == 64 and all(c in "0123456789abcdef" for c in self.split_hash)
+
     def env_kwargs(self) -> dict:
         """The ``gym.make`` keywords that build exactly this track's env (with :attr:`env_id`)."""
         if self.source == "synthetic":

@@ -94,7 +94,8 @@ def plot(rows: list[dict], cost: str, out: Path) -> None:
     ax.set_ylabel("F1 (%)")
     ax.set_title("F1 versus cost")
     ax.grid(alpha=0.3)
-    ax.margins(x=0.15, y=0.15)
+    ax.set_ylim(0, 100)  # the whole F1 range, so that small differences look small
+    ax.set_xlim(left=0, right=max([r.get(f"{cost}_mean", 0.0) for r in rows] + [1.0]) * 1.15)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
