@@ -233,21 +233,12 @@ def agent_factory(agent_name: str, agent_kwargs: dict[str, Any] | None = None) -
 
 
 def evaluate(
-    env_id: str,
-    agent_name: str,
-    out_dir: str | os.PathLike,
-    env_kwargs: dict[str, Any] | None = None,
-    agent_kwargs: dict[str, Any] | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-    sample: bool = False,
-    token_counter: Callable[[str], int] | None = None,
-    progress: bool = True,
+    env_id: str, agent_name: str, out_dir: str | os.PathLike, agent_kwargs: dict[str, Any] | None = None, **options: Any
 ) -> dict[str, Any]:
-    """Run agent ``agent_name`` (see :func:`agent_factory`) on every selected question of ``env_id``; write and return the metrics."""
+    """Run agent ``agent_name`` (see :func:`agent_factory`) on every selected question of ``env_id``; write and return the
+    metrics. ``options`` are :func:`evaluate_agent`'s (``env_kwargs``, ``limit``, ``seed``, ``sample``, ``progress``, ...)."""
     make = agent_factory(agent_name, agent_kwargs)
-    return evaluate_agent(env_id, make, out_dir, agent_name=agent_name, agent_kwargs=agent_kwargs, env_kwargs=env_kwargs, limit=limit,
-                          seed=seed, sample=sample, token_counter=token_counter, progress=progress)
+    return evaluate_agent(env_id, make, out_dir, agent_name=agent_name, agent_kwargs=agent_kwargs, **options)
 
 
 def evaluate_agent(
