@@ -102,6 +102,15 @@ def test_learning_curve_with_held_out_f1_reference_lines_and_tensorboard(tmp_pat
     assert (out / "learning_curve.png") in plot_run(out)
 
 
+def test_the_learning_curve_does_not_change_training(tmp_path: Path) -> None:
+    """Held-out evaluations draw no random numbers of the trainer: the same seed gives the same weights with or without."""
+    shas = []
+    for every in (0, 128):
+        train(Args(paradigm="joint", steps=256, out=str(tmp_path / str(every)), **{**SMALL, "eval_every": every, "curve_episodes": 5}))
+        shas.append(json.loads((tmp_path / str(every) / "summary.json").read_text())["model_sha256"])
+    assert shas[0] == shas[1] and not (tmp_path / "0" / "curve.csv").exists()
+
+
 def test_wandb_without_the_package_is_one_message_and_no_folder(tmp_path: Path) -> None:
     if importlib.util.find_spec("wandb"):
         pytest.skip("wandb is installed here")
