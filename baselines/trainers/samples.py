@@ -181,59 +181,64 @@ def play_search_episodes(envs: Sequence[gym.Env], policy: Any, questions: Sequen
     tokenizer = policy.tokenizer
     eos = tokenizer.eos_token_id
     grammar = search_turn_grammar().gbnf if constrain else None
-    state: dict[int, dict[str, Any]] = {}
+    sequences: dict[int, GrowingSequence] = {}
+    users: dict[int, str] = {}
+    turns = dict.fromkeys(range(len(questions)), 0)
     finals: dict[int, dict[str, Any]] = {}
     for i, q in enumerate(questions):
         obs, _ = envs[i].reset(seed=seed + i, options={"index": int(q)})
-        state[i] = {"user": obs["user"], "prompt": policy.chat_prompt_ids(obs["system"], obs["user"]), "ids": [], "mask": [],
-                    "logprobs": [], "turns": 0}
-    running = sorted(state)
+        users[i] = obs["user"]
+        sequences[i] = GrowingSequence(policy.chat_prompt_ids(obs["system"], obs["user"]))
+    running = sorted(sequences)
     while running:
-        prompts = [state[i]["prompt"] + state[i]["ids"] for i in running]
-        outputs = generator.complete(prompts, max_new_tokens, grammars=[grammar] * len(running) if grammar else None)
+        outputs = generator.complete([sequences[i].context for i in running], max_new_tokens,
+                                     grammars=[grammar] * len(running) if grammar else None)
         still = []
         for i, (ids, logprobs, ended) in zip(running, outputs, strict=True):
-            s = state[i]
-            ids, logprobs = list(ids), list(logprobs)
-            text = tokenizer.decode([t for t in ids if t != eos], skip_special_tokens=True)
-            # a turn cut by its token budget gets its tag closed (as HFChatPolicy closes a cut output); the closing
-            # tag is not the model's text: its tokens go in with mask 0
-            closing = "" if ended else cut_turn_closing(text)
-            text += closing
-            obs, _, terminated, truncated, info = envs[i].step(text)
-            s["turns"] += 1
-            done = terminated or truncated
-            if not done and ids and ids[-1] == eos:  # the sequence goes on after the documents: the turn did not end it
-                ids, logprobs = ids[:-1], logprobs[:-1]
-            s["ids"] += ids
-            s["mask"] += [1] * len(ids)
-            s["logprobs"] += logprobs
-            if closing:
-                closing_ids = tokenizer(closing, add_special_tokens=False)["input_ids"]
-                s["ids"] += closing_ids
-                s["mask"] += [0] * len(closing_ids)
-                s["logprobs"] += [0.0] * len(closing_ids)
-            if done:
-                finals[i] = decode(info)
-                continue
-            added = env_text(s["user"], obs["user"], text)
-            s["user"] = obs["user"]
-            extra = tokenizer(added, add_special_tokens=False)["input_ids"]
-            s["ids"] += extra
-            s["mask"] += [0] * len(extra)
-            s["logprobs"] += [0.0] * len(extra)
-            still.append(i)
+            seq, added, done = sequences[i], *search_step(envs[i], users, i, tokenizer, list(ids), list(logprobs), ended)
+            turns[i] += 1
+            if done is not None:
+                finals[i] = done
+            else:
+                still.append(i)
+            seq.add_model(*added[0])
+            for env_ids in added[1:]:
+                seq.add_env(env_ids)
         running = still
+    eos = tokenizer.eos_token_id
     played = []
     for i, q in enumerate(questions):
-        s, info = state[i], finals[i]
-        reward = float(sum(info["transition_rewards"]))
-        ids = s["ids"] or [eos]
-        sample = SequenceSample(prompt_ids=s["prompt"], completion_ids=ids, completion_mask=s["mask"] or [0],
-                                logprobs=s["logprobs"] or [0.0], reward=reward, score=reward, episode_id=first_episode_id + i,
-                                question_index=int(q), turns=s["turns"], prediction=info["prediction"])
+        info = finals[i]
+        sample = sequences[i].sample(float(sum(info["transition_rewards"])), first_episode_id + i, int(q), turns[i],
+                                     info["prediction"], eos)
         played.append(PlayedEpisode(first_episode_id + i, int(q), [sample], info))
     return played
+
+
+def search_step(env: gym.Env, users: dict[int, str], i: int, tokenizer: Any, ids: list[int], logprobs: list[float],
+                ended: bool) -> tuple[list, dict[str, Any] | None]:
+    """One monolithic turn: step ``env`` with the model's ``ids``; return what the sequence gains, and the final info.
+
+    Gains: ``[(model ids, logprobs), env ids...]``. A turn cut by its token budget gets its tag closed (as
+    HFChatPolicy closes a cut output): the closing tag is the env side's text, mask 0. After a search the
+    turn's end-of-sequence token is dropped, so the model goes on writing after the ``<information>`` block.
+    """
+    eos = tokenizer.eos_token_id
+    text = tokenizer.decode([t for t in ids if t != eos], skip_special_tokens=True)
+    closing = "" if ended else cut_turn_closing(text)
+    obs, _, terminated, truncated, info = env.step(text + closing)
+    done = terminated or truncated
+    if not done and ids and ids[-1] == eos:
+        ids, logprobs = ids[:-1], logprobs[:-1]
+    gains: list = [(ids, logprobs)]
+    if closing:
+        gains.append(tokenizer(closing, add_special_tokens=False)["input_ids"])
+    if done:
+        return gains, decode(info)
+    added = env_text(users[i], obs["user"], text + closing)
+    users[i] = obs["user"]
+    gains.append(tokenizer(added, add_special_tokens=False)["input_ids"])
+    return gains, None
 
 
 def cut_turn_closing(text: str) -> str:
@@ -298,3 +303,51 @@ def summary(episodes: Sequence[PlayedEpisode]) -> Mapping[str, float]:
             "f1": sum(float(e.info.get("metrics", {}).get("f1", 0.0)) for e in episodes) / n,
             "turns": sum(len(e.samples) if e.samples and isinstance(e.samples[0], TurnSample) else e.samples[0].turns
                          for e in episodes) / n}
+
+
+class GrowingSequence:
+    """One episode as one token sequence that only grows: the model's tokens (mask 1) and the env's (mask 0).
+
+    Token-in/token-out: ids are appended as they were sampled or tokenised, never decoded and tokenised again.
+    The verl agent loops build their trajectories with it.
+    """
+
+    def __init__(self, prompt_ids: Sequence[int]) -> None:
+        self.prompt_ids = list(prompt_ids)
+        self.ids: list[int] = []
+        self.mask: list[int] = []
+        self.logprobs: list[float] = []
+
+    @property
+    def context(self) -> list[int]:
+        """What the model continues from: the prompt and everything since."""
+        return self.prompt_ids + self.ids
+
+    def add_model(self, ids: Sequence[int], logprobs: Sequence[float] | None = None, trained: bool = True) -> None:
+        self.ids += ids
+        self.mask += [int(trained)] * len(ids)
+        self.logprobs += list(logprobs) if logprobs is not None else [0.0] * len(ids)
+
+    def add_env(self, ids: Sequence[int]) -> None:
+        self.ids += ids
+        self.mask += [0] * len(ids)
+        self.logprobs += [0.0] * len(ids)
+
+    def sample(self, reward: float, episode_id: int, question_index: int, turns: int, prediction: str,
+               eos: int) -> SequenceSample:
+        return SequenceSample(prompt_ids=self.prompt_ids, completion_ids=self.ids or [eos], completion_mask=self.mask or [0],
+                              logprobs=self.logprobs or [0.0], reward=reward, score=reward, episode_id=episode_id,
+                              question_index=question_index, turns=turns, prediction=prediction)
+
+
+def agent_loop_fields(sample: SequenceSample, response_length: int | None = None) -> dict[str, Any]:
+    """verl's ``AgentLoopOutput`` fields of one sequence sample (the response cut to ``response_length`` tokens).
+
+    ``reward_score`` is the episode's reward, which verl places on the last response token (``rm_scores``).
+    """
+    n = len(sample.completion_ids) if response_length is None else response_length
+    return {"prompt_ids": list(sample.prompt_ids), "response_ids": list(sample.completion_ids[:n]),
+            "response_mask": list(sample.completion_mask[:n]), "response_logprobs": list(sample.logprobs[:n]),
+            "reward_score": float(sample.reward), "num_turns": 2 * sample.turns,
+            "extra_fields": {"question_index": sample.question_index, "episode_id": sample.episode_id,
+                             "prediction": sample.prediction}}
