@@ -92,3 +92,65 @@ def test_the_example_config_passes_verls_loader_and_names_our_agent_loops(verl) 
     assert set(names) == {"jade_team_agent", "jade_search_agent"}
     assert all(issubclass(cls, AgentLoopBase) for cls in names.values())
     assert config.actor_rollout_ref.rollout.agent.default_agent_loop in names
+
+
+class TransformersTokenServer:
+    """Stands in for verl's vLLM/SGLang server on a CPU: token ids in, token ids and log-probs out (transformers).
+
+    ``grammar``: every output constrained to it, as a vLLM server with structured outputs would.
+    """
+
+    def __init__(self, policy, max_new_tokens: int, grammar: str | None = None) -> None:
+        self.policy, self.max_new_tokens, self.grammar, self.calls = policy, max_new_tokens, grammar, 0
+
+    async def generate(self, request_id, *, prompt_ids, sampling_params, **kwargs):
+        from verl.workers.rollout.replica import TokenOutput
+
+        self.calls += 1
+        grammars = [self.grammar] if self.grammar else None
+        (ids, logprobs, _), = self.policy.complete([list(prompt_ids)], self.max_new_tokens, grammars=grammars)
+        return TokenOutput(token_ids=ids, log_probs=logprobs)
+
+
+@pytest.mark.parametrize("loop_name, env_id", [("jade_search_agent", "JadeRAG-Synthetic-Monolithic-v0"),
+                                               ("jade_team_agent", "JadeRAG-Synthetic-v0")])
+def test_the_agent_loops_run_episodes_into_agent_loop_outputs(verl, loop_name: str, env_id: str) -> None:
+    import asyncio
+
+    from hydra import compose, initialize_config_dir
+    from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, DictConfigWrap, _agent_loop_registry
+
+    import baselines.trainers.verl_agent_loop  # noqa: F401  (registers the loops)
+    from baselines.policies import HFChatPolicy
+    from baselines.policies.tiny import tiny_chat_model
+
+    with initialize_config_dir(config_dir=str(ROOT / "examples" / "verl"), version_base=None):
+        config = compose(config_name="jade_grpo", overrides=["data.max_response_length=4096"])
+    model, tokenizer = tiny_chat_model()
+    from jade_env.roles.grammars import search_turn_grammar
+
+    pytest.importorskip("xgrammar", reason="the monolithic agent's turns are constrained with xgrammar")
+    grammar = search_turn_grammar().gbnf if loop_name == "jade_search_agent" else None
+    server = TransformersTokenServer(HFChatPolicy(model, tokenizer, do_sample=True, seed=0, constrain=False), 12, grammar)
+    cls = verl_class(_agent_loop_registry[loop_name]["_target_"])
+    loop = cls(trainer_config=DictConfigWrap(config), server_manager=server, tokenizer=tokenizer, processor=None,
+               dataset_cls=None, data_config=DictConfigWrap(config.data))
+    kwargs = {"n": 10, "synthetic": {"seed": 0}, "max_steps": 6} if "Monolithic" not in env_id else {"n": 10, "synthetic": {"seed": 0}}
+    env = gym.make(env_id, **kwargs)
+    env_texts = []
+    for row in rows(env, env_id, kwargs, loop_name, ["planner"] if loop_name == "jade_team_agent" else None)[:4]:
+        calls = server.calls
+        out = asyncio.run(loop.run({"temperature": 1.0}, **row))
+        assert isinstance(out, AgentLoopOutput) and server.calls - calls == out.num_turns // 2 >= 1
+        assert len(out.response_ids) == len(out.response_mask) == len(out.response_logprobs)
+        assert out.extra_fields["question_index"] == row["extra_info"]["index"]
+        assert out.as_dict()["rm_scores"][-1].item() == pytest.approx(out.reward_score)
+        env_texts.append(tokenizer.decode([t for t, m in zip(out.response_ids, out.response_mask, strict=True) if not m]))
+    # env tokens, mask 0: the documents of a search, or the next role's prompt
+    assert any(("<information>" in t) if loop_name == "jade_search_agent" else ("<|system|>" in t) for t in env_texts)
+
+
+def verl_class(target: str):
+    from hydra.utils import get_class
+
+    return get_class(target)
