@@ -89,3 +89,14 @@ def test_growing_sequence_and_env_text() -> None:
         "\n<information>d</information>"
     with pytest.raises(ValueError, match="max_text_length"):
         env_text("Q: a\n", "Q: cut", "<search>b</search>")
+
+
+def test_with_frozen_executors_only_the_callers_turns_are_samples(policy) -> None:
+    env = gym.make("JadeRAG-Synthetic-Decoupled-v0", n=10, synthetic={"seed": 0}, beta=0.5)
+    played = play_team_episodes(env_copies(env, 2), policy, group_questions([4], 2))
+    for e in played:
+        assert {s.role for s in e.samples} == {"planner"}
+        assert len(e.samples) < len(e.info["transition_roles"])  # the executors' turns are the env's
+        # constrained outputs are valid (no penalty); under terminal placement the global reward is the last turn's
+        assert [s.reward for s in e.samples] == pytest.approx([0.0] * (len(e.samples) - 1) + [e.info["global_reward"]])
+        assert [s.score for s in e.samples] == pytest.approx([e.info["global_reward"]] * len(e.samples))

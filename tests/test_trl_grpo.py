@@ -52,7 +52,7 @@ def test_the_example_trains_the_team_jointly_from_the_command_line(tiny_model_di
     assert [line["update"] for line in lines] == [0, 1] and all(line["rollout"]["filled_rows"] > 0 for line in lines)
 
 
-@pytest.mark.parametrize("env_id, mode", [("JadeRAG-Synthetic-v0", "decoupled"), ("JadeRAG-Synthetic-Monolithic-v0", "joint")])
+@pytest.mark.parametrize("env_id, mode", [("JadeRAG-Synthetic-Decoupled-v0", "decoupled"), ("JadeRAG-Synthetic-Monolithic-v0", "joint")])
 def test_grpo_steps_on_the_team_planner_and_on_the_monolithic_agent(tiny_model_dir: Path, tmp_path: Path, env_id: str,
                                                                    mode: str) -> None:
     from baselines.trainers.trl_grpo import Args, train
@@ -60,11 +60,11 @@ def test_grpo_steps_on_the_team_planner_and_on_the_monolithic_agent(tiny_model_d
     kwargs = dict(ENV_KWARGS)
     if "Monolithic" in env_id:
         kwargs.pop("max_steps")
-    fast = {**FAST, "num_generations": 4, "questions_per_step": 2} if "Monolithic" in env_id else FAST
+    fast = {**FAST, "num_generations": 4, "questions_per_step": 2}  # cheap rollouts: one role, or the planner alone
     result = train(Args(model=str(tiny_model_dir), env=env_id, env_kwargs=kwargs, mode=mode, max_steps=2,
                         out=str(tmp_path / "run"), **fast))
     check(result)
-    assert result["slots"] == (1 if "Monolithic" in env_id else 5)
+    assert result["slots"] == (1 if "Monolithic" in env_id else 5)  # decoupled: the top-level plan and one per sub-question
 
 
 def test_rows_name_their_question_and_slot() -> None:

@@ -6,7 +6,9 @@ Two shapes, one per kind of env:
   :class:`TurnSample`: its own prompt (the role's chat-templated system and user text, exactly the ids it
   was sampled from), its completion ids and log-probabilities, a completion mask (1 on every token when the
   role is trained, 0 when it is not: the decoupled paradigm trains the planner only), the reward the turn
-  receives under the env's placement (``info["transition_rewards"]``, :func:`jade_env.workflow.rewards.place_rewards`),
+  receives under the env's placement (its format penalty plus its share of the global reward, by
+  :func:`jade_env.workflow.rewards.place_rewards` over the caller's turns: ``info["transition_rewards"]`` when the
+  caller plays every role; frozen executors' penalties are not the caller's reward),
   and the ids that form GRPO groups: ``episode_id`` and ``question_index``.
 * **Monolithic env** (``JadeRAG-*-Monolithic-v0``): the whole episode is one :class:`SequenceSample`, one growing
   token sequence: the first prompt, then each turn's completion (mask 1) followed by the ``<information>``
@@ -39,6 +41,7 @@ import gymnasium as gym
 
 from jade_env.envs.info import decode
 from jade_env.roles.grammars import search_turn_grammar
+from jade_env.workflow.rewards import place_rewards
 
 #: what a monolithic env's role is called (jade_env.workflow.search_agent.AGENT)
 SEARCH_ROLE = "agent"
@@ -139,8 +142,8 @@ def play_team_episodes(envs: Sequence[gym.Env], policy: Any, questions: Sequence
         generations = policy.generate([observations[i] for i in running])
         for i, gen in zip(running, generations, strict=True):
             role = observations[i]["role"]
-            turns[i].append((role, gen))
             obs, _, terminated, truncated, info = envs[i].step(gen.text)
+            turns[i].append((role, gen, float(info["penalty"])))
             if terminated or truncated:
                 finals[i] = decode(info)
                 del observations[i]
@@ -149,12 +152,12 @@ def play_team_episodes(envs: Sequence[gym.Env], policy: Any, questions: Sequence
     played = []
     for i, q in enumerate(questions):
         info = finals[i]
-        rewards = info["transition_rewards"]
-        if len(rewards) != len(turns[i]):
-            raise RuntimeError(f"episode {i}: the env reports {len(rewards)} transition rewards for {len(turns[i])} turns played")
-        scores = credited_scores(rewards, _placement(envs[i]))
+        # the caller's turns only (frozen executors' penalties are not the caller's reward), placed as the env places them
+        placement = _placement(envs[i])
+        rewards = place_rewards([p for _, _, p in turns[i]], float(info["global_reward"]), placement)
+        scores = credited_scores(rewards, placement)
         samples = []
-        for t, ((role, gen), reward, score) in enumerate(zip(turns[i], rewards, scores, strict=True)):
+        for t, ((role, gen, _), reward, score) in enumerate(zip(turns[i], rewards, scores, strict=True)):
             trained = train_roles is None or role in train_roles
             completion = gen.completion_ids or [policy.tokenizer.eos_token_id]
             logprobs = gen.logprobs if gen.completion_ids else [0.0]
