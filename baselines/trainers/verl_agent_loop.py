@@ -35,6 +35,7 @@ import gymnasium as gym
 from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetrics, AgentLoopOutput, register
 
 import jade_env  # noqa: F401  (registers the env ids)
+from baselines.policies.hf_chat import supports_system_role
 from baselines.trainers.samples import GrowingSequence, agent_loop_fields, search_step
 from jade_env.envs.info import decode
 
@@ -54,8 +55,12 @@ def give_env(key: str, env: gym.Env) -> None:
     _ENVS[key].append(env)
 
 
-def chat_ids(tokenizer: Any, system: str, user: str) -> list[int]:
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+def chat_ids(tokenizer: Any, system: str, user: str, system_role: bool = True) -> list[int]:
+    """A role's turn through the chat template (the system text joins the user's where the template has no system role)."""
+    if system_role:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    else:
+        messages = [{"role": "user", "content": f"{system}\n\n{user}" if system else user}]
     return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False))
 
 
@@ -63,6 +68,10 @@ class _JadeLoop(AgentLoopBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.response_length = self.rollout_config.response_length
+        self.system_role = supports_system_role(self.tokenizer)
+
+    def chat_ids(self, obs: dict[str, str]) -> list[int]:
+        return chat_ids(self.tokenizer, obs["system"], obs["user"], self.system_role)
 
     async def _generate(self, seq: GrowingSequence, sampling_params: dict[str, Any]) -> tuple[list[int], list[float], bool]:
         out = await self.server_manager.generate(request_id=uuid4().hex, prompt_ids=seq.context, sampling_params=sampling_params)
@@ -87,7 +96,7 @@ class JadeSearchAgentLoop(_JadeLoop):
         key, env = take_env(extra_info)
         try:
             obs, _ = env.reset(options={"index": int(extra_info["index"])})
-            seq, users, turns, final = GrowingSequence(chat_ids(self.tokenizer, obs["system"], obs["user"])), {0: obs["user"]}, 0, None
+            seq, users, turns, final = GrowingSequence(self.chat_ids(obs)), {0: obs["user"]}, 0, None
             while final is None:
                 ids, logprobs, ended = await self._generate(seq, sampling_params)
                 gains, final = search_step(env, users, 0, self.tokenizer, ids, logprobs, ended)
@@ -110,7 +119,7 @@ class JadeTeamAgentLoop(_JadeLoop):
         key, env = take_env(extra_info)
         try:
             obs, _ = env.reset(options={"index": int(extra_info["index"])})
-            seq, turns = GrowingSequence(chat_ids(self.tokenizer, obs["system"], obs["user"])), 0
+            seq, turns = GrowingSequence(self.chat_ids(obs)), 0
             while True:
                 role = obs["role"]
                 ids, logprobs, _ = await self._generate(seq, sampling_params)
@@ -120,6 +129,6 @@ class JadeTeamAgentLoop(_JadeLoop):
                 turns += 1
                 if terminated or truncated:
                     return self._output(seq, decode(info), extra_info, turns)
-                seq.add_env(chat_ids(self.tokenizer, obs["system"], obs["user"]))
+                seq.add_env(self.chat_ids(obs))
         finally:
             give_env(key, env)
