@@ -75,6 +75,8 @@ class BadRecord(Exception):
 MAX_LINE_BYTES = 64 << 20  # a JSONL record longer than this is not a question (or a prediction): refused before it is held
 _BOM = b"\xef\xbb\xbf"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_HIGH, _LOW = r"\\u[dD][89abAB][0-9a-fA-F]{2}", r"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_UNPAIRED_SURROGATE_ESCAPE = re.compile(f"{_HIGH}(?!{_LOW})|(?<!{_HIGH}){_LOW}")
 
 
 def open_binary(path: Path, what: str = "a question file") -> BinaryIO:
@@ -133,9 +135,17 @@ def escape_lone_surrogates(value: Any) -> Any:
 
 
 def _may_hold_surrogates(raw: bytes | str) -> bool:
-    """Cheap test on the raw JSON: a surrogate can only come from a ``\\uD800``-``\\uDFFF`` escape."""
+    """Cheap test on the raw JSON: a surrogate can only come from a ``\\uD800``-``\\uDFFF`` escape.
+
+    Text (a whole JSON file) is tested further, since a file with characters beyond U+FFFF is full of escaped
+    surrogate *pairs*, which decode to one character each: when no backslash stands right before a ``\\u`` (then
+    every ``\\u`` starts an escape), the text holds a lone surrogate exactly when a high-surrogate escape is not
+    followed by a low one, or a low one not preceded by a high one.
+    """
     if isinstance(raw, str):
-        return "\\ud" in raw or "\\uD" in raw
+        if "\\ud" not in raw and "\\uD" not in raw:
+            return False
+        return "\\\\u" in raw or _UNPAIRED_SURROGATE_ESCAPE.search(raw) is not None
     return b"\\ud" in raw or b"\\uD" in raw
 
 
