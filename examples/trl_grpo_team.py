@@ -11,6 +11,7 @@ import argparse
 import json
 
 from baselines.trainers.trl_grpo import MODES, Args, train
+from jade_env.errors import JadeError
 
 
 def parse_args() -> Args:
@@ -36,7 +37,10 @@ def parse_args() -> Args:
 
 
 if __name__ == "__main__":
-    result = train(parse_args())
+    try:
+        result = train(parse_args())
+    except JadeError as err:  # a bad argument or keyword: one line, nothing written
+        raise SystemExit(f"trl_grpo_team.py: error: {err}") from None
     for step, (loss, rollout) in enumerate(zip(result["losses"], result["rollouts"], strict=False)):
         groups = {k: [round(x, 3) for x in v] for k, v in rollout["group_scores"].items()}
         print(f"step {step}: loss {loss:.6f}  mean global reward {rollout['global_reward']:.3f}  "

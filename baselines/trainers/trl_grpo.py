@@ -48,6 +48,8 @@ from baselines.trainers.samples import (
     summary,
     trained_turns,
 )
+from jade_env.errors import JadeError
+from jade_env.registration import check_make_kwargs
 
 MODES = ("joint", "decoupled")
 _ROW = re.compile(r"^JadeRAG question (\d+), turn (\d+)$")
@@ -210,17 +212,18 @@ def train(args: Args) -> dict[str, Any]:
     from trl import GRPOConfig, GRPOTrainer
 
     if args.mode not in MODES:
-        raise ValueError(f"mode {args.mode!r} is unknown; expected one of {', '.join(MODES)}")
+        raise JadeError(f"mode {args.mode!r} is unknown; expected one of {', '.join(MODES)}")
     if not args.model:
-        raise ValueError("--model is required: a model folder in HF format (e.g. `jade-rag model get smollm2`) or a hub id")
+        raise JadeError("--model is required: a model folder in HF format (e.g. `jade-rag model get smollm2`) or a hub id")
+    if args.num_generations < 2:
+        raise JadeError(f"num_generations must be at least 2 (a GRPO group), got {args.num_generations}")
+    check_make_kwargs(args.env, args.env_kwargs)  # a mistyped keyword is one line, before anything is written
+    env = gym.make(args.env, **args.env_kwargs)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(args), indent=2))
     torch.manual_seed(args.seed)
-    env = gym.make(args.env, **args.env_kwargs)
     slots = default_slots(args, env)
-    if args.num_generations < 2:
-        raise ValueError(f"num_generations must be at least 2 (a GRPO group), got {args.num_generations}")
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
