@@ -104,6 +104,7 @@ class Args:
     sft_batch_size: int = 8
     seed: int = 0
     device: str = "cpu"
+    threads: int = 0  # torch CPU threads (0: torch's default; 1 is often fastest on a busy machine)
     dtype: str = "float32"  # float32 | bfloat16 (autocast: weights and optimizer stay float32)
     out: str = "runs/ppo-lm"
 
@@ -284,6 +285,8 @@ class Result:
 
 def train(args: Args) -> Result:
     check(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     out = Path(args.out)

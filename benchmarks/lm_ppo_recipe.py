@@ -39,7 +39,7 @@ SIZES: dict[str, dict] = {
                     "updates": 2, "num_envs": 4, "epochs": 1, "minibatch_size": 4},
     # a tiny random model on CPU: seconds (the test)
     "tiny": {"model": "tiny", "train_questions": 8, "eval_questions": 2, "sft_steps": 2, "sft_batch_size": 4, "updates": 1,
-             "num_envs": 2, "epochs": 1, "minibatch_size": 4, "max_new_tokens": SMALL_BUDGETS},
+             "num_envs": 2, "epochs": 1, "minibatch_size": 4, "max_new_tokens": SMALL_BUDGETS, "threads": 1},
 }
 
 

@@ -6,9 +6,8 @@ with short token budgets, so every test here takes seconds on one core.
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,16 @@ from baselines.ppo_lm import Args, Transition, advantages, check, k3, train, tra
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGETS = {"qds": 24, "qdp": 24, "qr": 12, "ds": 12, "ag": 12, "as": 12}
-SMALL = {"train_questions": 8, "eval_questions": 0, "num_envs": 2, "updates": 1, "max_new_tokens": BUDGETS}
+SMALL = {"train_questions": 8, "eval_questions": 0, "num_envs": 2, "updates": 1, "max_new_tokens": BUDGETS, "threads": 1}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread (what the trainer's ``threads=1`` sets), restored after each test."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def weights(model) -> dict[str, torch.Tensor]:
@@ -157,9 +165,10 @@ def test_bad_options_are_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_the_gpu_recipe_runs_at_tiny_size_on_cpu(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lm_ppo_recipe.py"), "--size", "tiny", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    spec = importlib.util.spec_from_file_location("lm_ppo_recipe", ROOT / "benchmarks" / "lm_ppo_recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.recipe("tiny", tmp_path)  # what `python benchmarks/lm_ppo_recipe.py --size tiny` runs, in this process
     table = json.loads((tmp_path / "table.json").read_text())
     assert [r["mode"] for r in table["rows"]] == ["joint", "decoupled"]
     assert all(r["f1_after"] is not None for r in table["rows"])
