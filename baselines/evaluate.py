@@ -43,6 +43,7 @@ import jade_env  # noqa: F401  (registers the ids)
 from jade_env.data.hashing import split_hash
 from jade_env.errors import JadeError
 from jade_env.predictions import parse_prediction
+from jade_env.registration import check_make_kwargs
 from jade_env.run_folder import RunLock, atomic_write, json_line, reject_lines, resume_jsonl
 from jade_env.scoring import score_corpus
 from jade_env.wrappers import TrajectoryRecorder
@@ -232,21 +233,12 @@ def agent_factory(agent_name: str, agent_kwargs: dict[str, Any] | None = None) -
 
 
 def evaluate(
-    env_id: str,
-    agent_name: str,
-    out_dir: str | os.PathLike,
-    env_kwargs: dict[str, Any] | None = None,
-    agent_kwargs: dict[str, Any] | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-    sample: bool = False,
-    token_counter: Callable[[str], int] | None = None,
-    progress: bool = True,
+    env_id: str, agent_name: str, out_dir: str | os.PathLike, agent_kwargs: dict[str, Any] | None = None, **options: Any
 ) -> dict[str, Any]:
-    """Run agent ``agent_name`` (see :func:`agent_factory`) on every selected question of ``env_id``; write and return the metrics."""
+    """Run agent ``agent_name`` (see :func:`agent_factory`) on every selected question of ``env_id``; write and return the
+    metrics. ``options`` are :func:`evaluate_agent`'s (``env_kwargs``, ``limit``, ``seed``, ``sample``, ``progress``, ...)."""
     make = agent_factory(agent_name, agent_kwargs)
-    return evaluate_agent(env_id, make, out_dir, agent_name=agent_name, agent_kwargs=agent_kwargs, env_kwargs=env_kwargs, limit=limit,
-                          seed=seed, sample=sample, token_counter=token_counter, progress=progress)
+    return evaluate_agent(env_id, make, out_dir, agent_name=agent_name, agent_kwargs=agent_kwargs, **options)
 
 
 def evaluate_agent(
@@ -262,19 +254,28 @@ def evaluate_agent(
     token_counter: Callable[[str], int] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """The evaluation loop for any agent: ``make(examples)`` builds it (see the module docstring)."""
-    if env_id not in gym.registry:
-        valid = sorted(k for k in gym.registry if k.startswith("JadeRAG"))
-        raise JadeError(f"unknown env {env_id!r}; registered ids: {', '.join(valid)}")
+    """The evaluation loop for any agent: ``make(examples)`` builds it (see the module docstring).
+
+    The env and the agent are built before anything is written, so a mistyped keyword, a missing file or a
+    bad agent costs one message and leaves no run folder behind."""
     env_kwargs = dict(env_kwargs or {})
+    check_make_kwargs(env_id, env_kwargs)
+    counter = token_counter or whitespace_tokens
+    env = gym.make(env_id, token_counter=counter, **env_kwargs)
+    agent = make(env.unwrapped.examples)
+    if "Decoupled" in env_id and "executor" not in env_kwargs:
+        env.close()
+        env = gym.make(env_id, token_counter=counter, executor=agent, **env_kwargs)
     out = Path(out_dir)
-    with RunLock(out, f"jade-rag evaluate {agent_name} on {env_id}"):
-        return _evaluate_locked(env_id, make, out, agent_name, agent_kwargs, env_kwargs, limit, seed, sample, token_counter, progress)
+    try:
+        with RunLock(out, f"jade-rag evaluate {agent_name} on {env_id}"):
+            return _evaluate_locked(env, agent, env_id, out, agent_name, agent_kwargs, env_kwargs, limit, seed, sample, progress)
+    finally:
+        env.close()
 
 
-def _evaluate_locked(env_id: str, make: Callable[[Any], Any], out: Path, agent_name: str, agent_kwargs: dict[str, Any] | None,
-                     env_kwargs: dict[str, Any], limit: int | None, seed: int, sample: bool,
-                     token_counter: Callable[[str], int] | None, progress: bool) -> dict[str, Any]:
+def _evaluate_locked(env: gym.Env, agent: Any, env_id: str, out: Path, agent_name: str, agent_kwargs: dict[str, Any] | None,
+                     env_kwargs: dict[str, Any], limit: int | None, seed: int, sample: bool, progress: bool) -> dict[str, Any]:
     config = {"env_id": env_id, "env_kwargs": env_kwargs, "agent": agent_name, "agent_kwargs": agent_kwargs or {},
               "limit": limit, "seed": seed, "sample": sample}
     config_path = out / "config.json"
@@ -282,14 +283,7 @@ def _evaluate_locked(env_id: str, make: Callable[[Any], Any], out: Path, agent_n
         raise JadeError(f"{out} holds a run with another configuration ({config_path}); use a new --out folder")
     atomic_write(config_path, json.dumps(config, indent=2, sort_keys=True))
 
-    counter = token_counter or whitespace_tokens
-    env = gym.make(env_id, token_counter=counter, **env_kwargs)
     base = env.unwrapped
-    agent = make(base.examples)
-    if "Decoupled" in env_id and "executor" not in env_kwargs:
-        env.close()
-        env = gym.make(env_id, token_counter=counter, executor=agent, **env_kwargs)
-        base = env.unwrapped
     indices = question_indices(len(base.examples), limit, seed if sample else None)
     order = {base.examples[i].id: rank for rank, i in enumerate(indices)}
 
@@ -313,9 +307,7 @@ def _evaluate_locked(env_id: str, make: Callable[[Any], Any], out: Path, agent_n
             bar.set_postfix(f1=f"{f1_sum / n_run:.3f}", eps=f"{n_run / (time.perf_counter() - started):.1f}/s", refresh=False)
     if todo and done:
         _resume(out, order)  # episodes that filled gaps were appended: back to question order
-    metrics = run_metrics(out, base, env_id, config)
-    env.close()
-    return metrics
+    return run_metrics(out, base, env_id, config)
 
 
 def _read_config(path: Path) -> Any:
@@ -355,6 +347,7 @@ def run_metrics(out: Path, base: Any, env_id: str, config: dict[str, Any]) -> di
         "env_version": env_id.rsplit("-", 1)[-1],
         "jade_env_version": jade_env.__version__,
         "split_hash": split_hash(base.examples),
+        "questions_hash": split_hash(list(wanted.values())),  # of the questions this run answered (a --limit sample of the split)
         "corpus_hash": base.retrievers.corpus_hash,
         "retriever_id": base.retrievers.retriever_id,
         "agent": config["agent"],

@@ -50,7 +50,7 @@ import json
 import shutil
 import time
 from collections import Counter, defaultdict, deque
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,8 @@ import numpy as np
 import jade_env  # noqa: F401
 from baselines.discrete_env import CandidateActionEnv, TrainedTeam
 from baselines.executor_specs import SPECS, ExecutorSpec, SpecExecutor
-from jade_env.errors import JadeError
+from jade_env.errors import JadeError, json_object
+from jade_env.registration import check_make_kwargs
 from jade_env.roles.ids import ROLES, TOP_LEVEL_WORKFLOWS
 from jade_env.run_folder import RunLock, atomic_file, atomic_write
 
@@ -108,12 +109,16 @@ class Args:
     bc_epochs: int = _arg(30, "passes over those episodes")
     allow_ds: bool = _arg(True, "whether the planner may choose workflows with DS")
     env_kwargs: str = _arg('{"n": 2000, "synthetic": {"seed": 0}}', "gym.make keywords of the training env (JSON)")
-    eval_kwargs: str = _arg('{"n": 300, "synthetic": {"seed": 1}}', "gym.make keywords of the held-out evaluation (JSON)")
+    eval_kwargs: str = _arg("", "gym.make keywords of the held-out evaluation (JSON); empty: derived from --env-kwargs "
+                            "(Synthetic: 300 questions of the world with the next seed; a data file: its own questions)")
     learning_rate: float = _arg(3e-4, "Adam learning rate of PPO")
     n_steps: int = _arg(1024, "environment steps per PPO update")
     batch_size: int = _arg(128, "PPO minibatch size")
     ent_coef: float = _arg(0.01, "entropy bonus")
     log_every: int = _arg(1_000, "steps between rows of metrics.csv and progress lines (0: none)")
+    eval_every: int = _arg(5_000, "steps between held-out evaluations for the learning curve (curve.csv; 0: none)")
+    curve_episodes: int = _arg(100, "held-out questions of each learning-curve evaluation (the first N of the held-out split)")
+    wandb: bool = _arg(False, "also log every metric to Weights & Biases (pip install wandb; WANDB_MODE=offline works offline)")
     checkpoint_every: int = _arg(5_000, "steps between checkpoints of model.zip")
     executor_checkpoint: str = _arg("", "a trained model.zip that plays the frozen executors instead of the spec")
 
@@ -238,13 +243,38 @@ def run_config(args: Args) -> dict:
     return {**asdict(args), "out": "."}
 
 
+def eval_kwargs_of(args: Args) -> dict:
+    """The held-out evaluation's keywords: ``--eval-kwargs``, or derived from the training env's data."""
+    if args.eval_kwargs.strip():
+        return json_object(args.eval_kwargs, "--eval-kwargs")
+    train_kwargs = json_object(args.env_kwargs, "--env-kwargs")
+    if _dataset_of(env_id_of(args.env, paradigm_of(args))) == "synthetic":
+        world = dict(train_kwargs.get("synthetic") or {})
+        kept = {k: v for k, v in train_kwargs.items() if k != "sample_seed"}
+        return {**kept, "n": 300, "synthetic": {**world, "seed": int(world.get("seed", 0)) + 1}}
+    print("note: no --eval-kwargs: the evaluation runs on the training file's own questions (pass --eval-kwargs "
+          "'{\"data_path\": \"DEV_FILE\"}' for a held-out split)", flush=True)
+    return train_kwargs
+
+
 def train(args: Args) -> dict:
-    paradigm_of(args)
+    """Check every argument and build both envs, then train in the run folder (nothing is written before that)."""
+    paradigm = paradigm_of(args)
+    env_kwargs = json_object(args.env_kwargs, "--env-kwargs")
+    env_id = env_id_of(args.env, paradigm)
+    check_make_kwargs(env_id, env_kwargs)
+    args = replace(args, eval_kwargs=json.dumps(eval_kwargs_of(args)))  # the config records what was evaluated on
+    check_make_kwargs(env_id, json.loads(args.eval_kwargs))
+    if args.wandb and importlib.util.find_spec("wandb") is None:
+        start_wandb(args, Path(args.out))  # the one message saying how to install it, before any file is written
+    gym.make(env_id, **json.loads(args.eval_kwargs)).close()  # the held-out data loads (a missing file fails here)
+    executors = frozen_executors(args, epsilon=args.epsilon, seed=args.seed + 1) if not paradigm.monolithic else None
+    env = make_env(args, env_kwargs, paradigm.roles, executors)
     with RunLock(args.out, f"baselines.train --paradigm {args.paradigm}"):  # one writer per run folder
-        return _train(args)
+        return _train(args, env)
 
 
-def _train(args: Args) -> dict:
+def _train(args: Args, env: CandidateActionEnv) -> dict:
     import torch
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.callbacks import BaseCallback
@@ -262,8 +292,6 @@ def _train(args: Args) -> dict:
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)  # a small network: one thread is fastest, and parallel runs do not oversubscribe the cores
     env_kwargs = json.loads(args.env_kwargs)
-    executors = frozen_executors(args, epsilon=args.epsilon, seed=args.seed + 1) if not paradigm.monolithic else None
-    env = make_env(args, env_kwargs, paradigm.roles, executors)
     kinds = [e.type for e in env.unwrapped.examples]
 
     # the policy: one MLP over (role, context, question, candidates) for every role it plays = the shared backbone
@@ -284,6 +312,10 @@ def _train(args: Args) -> dict:
             clone_the_spec(model, args, env_kwargs)
         save_model(model, start)
     start_sha = weights_sha256(MaskablePPO.load(start)) if start.exists() else ""
+
+    # the learning curve: greedy held-out F1 every --eval-every steps, beside reference agents on the same questions
+    curve = HeldOutCurve(args, paradigm, out) if args.eval_every else None
+    wandb_run = start_wandb(args, out) if args.wandb else None
 
     class Log(BaseCallback):
         """Metrics over time, from the info of each finished episode: overall and per question kind."""
@@ -318,7 +350,18 @@ def _train(args: Args) -> dict:
                                       *(sum(workflow[i] == w for i in by_kind[k]) / len(by_kind[k]) if by_kind[k] else ""
                                         for k in self.kinds for w in WORKFLOWS)])
                 self.file.flush()
+                logged = {"train/f1": float(np.mean(f1)), "train/return": float(np.mean(reward)), "train/rounds": float(np.mean(rounds)),
+                          "train/retrieval_calls": float(np.mean(calls)), "train/steps_per_s": rate}
+                for name, value in logged.items():
+                    self.logger.record(name, value)  # TensorBoard (when installed), through stable-baselines3's logger
+                if wandb_run is not None:
+                    wandb_run.log(logged, step=self.num_timesteps)
                 print(f"step {self.num_timesteps:>7}  episodes {self.episodes:>6}  F1 {np.mean(f1):.3f}  {rate:.0f} steps/s", flush=True)
+            if curve is not None and self.num_timesteps % args.eval_every == 0:
+                heldout = curve.evaluate(self.model, self.num_timesteps)
+                self.logger.record("heldout/f1", heldout["f1"])
+                if wandb_run is not None:
+                    wandb_run.log({"heldout/f1": heldout["f1"], "heldout/em": heldout["em"]}, step=self.num_timesteps)
             if args.checkpoint_every and self.num_timesteps % args.checkpoint_every == 0:
                 save_model(self.model, checkpoint)  # a killed run resumes from here
             return True
@@ -328,8 +371,12 @@ def _train(args: Args) -> dict:
 
     remaining = max(args.steps - done_steps, 0)
     if remaining:
+        if curve is not None and done_steps == 0:
+            curve.evaluate(model, 0)  # the start, before any PPO update
         model.learn(total_timesteps=remaining, callback=Log(), reset_num_timesteps=False)
     save_model(model, checkpoint)
+    if wandb_run is not None:
+        wandb_run.finish()
     env.close()
     model_sha = weights_sha256(model)
     eval_config = out / "eval" / "config.json"
@@ -352,6 +399,58 @@ def _train(args: Args) -> dict:
                "workflow_distribution": metrics["workflow_distribution"], "executor_drift": agent.drift(), **per_kind(out / "eval")}
     atomic_write(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True))
     return metrics
+
+
+class HeldOutCurve:
+    """Greedy F1 of the current weights on the first ``--curve-episodes`` held-out questions, appended to ``curve.csv``,
+    and once per run folder the reference agents' F1 on the same questions (``curve_reference.json``), the flat
+    lines of the learning curve: the rule-planner team, closed-book (no retrieval) and the oracle's upper bound."""
+
+    REFERENCES = ("rule-planner", "closed-book", "oracle")
+
+    def __init__(self, args: Args, paradigm: Paradigm, out: Path) -> None:
+        from baselines.evaluate import run_episode
+
+        self.run_episode, self.args, self.paradigm = run_episode, args, paradigm
+        kwargs = json.loads(args.eval_kwargs)
+        self.env = gym.make(env_id_of(args.env, paradigm), **kwargs, **({"workflow": paradigm.workflow} if paradigm.workflow else {}))
+        self.indices = range(min(args.curve_episodes, len(self.env.unwrapped.examples)))
+        self.fallback = frozen_executors(args, epsilon=0.0, seed=0) if not paradigm.monolithic else None
+        self.path = out / "curve.csv"
+        reference = out / "curve_reference.json"
+        if not reference.exists():
+            from baselines.agents import make_agent
+
+            team = gym.make(env_id_of(args.env, PARADIGMS["joint"]), **kwargs)  # F1 is comparable across the paradigms' envs
+            scores = {name: self._f1(team, make_agent(name, team.unwrapped.examples))[0] for name in self.REFERENCES}
+            team.close()
+            atomic_write(reference, json.dumps({"questions": len(self.indices), **scores}, indent=2))
+
+    def _f1(self, env: gym.Env, agent: Any) -> tuple[float, float]:
+        results = [self.run_episode(env, agent, i, seed=0)[0]["metrics"] for i in self.indices]
+        return float(np.mean([m["f1"] for m in results])), float(np.mean([m["em"] for m in results]))
+
+    def evaluate(self, model: Any, step: int) -> dict[str, float]:
+        agent = TrainedTeam(model, roles=self.paradigm.roles, allow_ds=self.args.allow_ds, fallback=self.fallback,
+                            workflows=self.paradigm.workflows)
+        f1, em = self._f1(self.env, agent)
+        new = not self.path.exists()
+        with self.path.open("a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(["step", "heldout_f1", "heldout_em", "questions"])
+            writer.writerow([step, f1, em, len(self.indices)])
+        return {"f1": f1, "em": em}
+
+
+def start_wandb(args: Args, out: Path) -> Any:
+    """A Weights & Biases run named after the run folder, with the run's config (``--wandb``)."""
+    try:
+        import wandb
+    except ImportError:
+        raise JadeError("--wandb logs to Weights & Biases, which is not installed: pip install wandb "
+                        "(set WANDB_MODE=offline to log without a network)") from None
+    return wandb.init(project="jade_env", name=out.resolve().name, config=run_config(args), dir=str(out))
 
 
 class DriftRecorder:

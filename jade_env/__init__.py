@@ -8,8 +8,6 @@ when Gymnasium is already imported, otherwise as soon as it is.
 
 from __future__ import annotations
 
-from typing import Any
-
 from jade_env.registration import register_when_gymnasium_loads
 
 __version__ = "0.2.0"
@@ -17,14 +15,14 @@ __version__ = "0.2.0"
 register_when_gymnasium_loads()
 
 
-def team_env(dataset: str = "synthetic", **engine_settings: Any):
+def team_env(dataset: str = "synthetic", **engine_settings: object):
     """The PettingZoo AEC team env: one agent per role (see :mod:`jade_env.envs.pettingzoo_env`)."""
     from jade_env.envs.pettingzoo_env import team_env as _team_env
 
     return _team_env(dataset, **engine_settings)
 
 
-def team_parallel_env(dataset: str = "synthetic", **engine_settings: Any):
+def team_parallel_env(dataset: str = "synthetic", **engine_settings: object):
     """The PettingZoo parallel team env (see :mod:`jade_env.envs.pettingzoo_env`)."""
     from jade_env.envs.pettingzoo_env import team_parallel_env as _team_parallel_env
 

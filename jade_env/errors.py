@@ -22,3 +22,17 @@ class DatasetUnavailableError(JadeError, FileNotFoundError):
 
 class RetrievalError(JadeError, RuntimeError):
     """A retriever cannot be built, loaded or reached."""
+
+
+def json_object(text: str, name: str) -> dict:
+    """``text`` (a command-line option called ``name``) as a JSON object, or one error saying what was wrong."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise JadeError(f"{name} is not valid JSON ({err.msg} at character {err.pos}); expected an object such as "
+                        '\'{"data_path": "dev.json"}\'') from None
+    if not isinstance(value, dict):
+        raise JadeError(f"{name} must be a JSON object, got {type(value).__name__}")
+    return value

@@ -9,14 +9,12 @@
 from __future__ import annotations
 
 import sys
-from typing import NamedTuple
+from collections import namedtuple
 
-
-class DatasetEntry(NamedTuple):
-    name: str  # the id's <Name>
-    dataset: str  # the data registry's canonical name
-    kind: str  # multi-hop or single-hop
-    corpus: str  # the default corpus
+#: one dataset of the ids: ``name`` (the id's <Name>), ``dataset`` (the data registry's canonical name), ``kind``
+#: (multi-hop or single-hop), ``corpus`` (the default corpus). A plain namedtuple: ``typing`` is not imported by
+#: ``import jade_env``, which ``jade-rag score`` pays for at every start.
+DatasetEntry = namedtuple("DatasetEntry", ["name", "dataset", "kind", "corpus"])
 
 
 DATASETS: tuple[DatasetEntry, ...] = (

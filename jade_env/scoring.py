@@ -72,8 +72,9 @@ class AnswerScore:
 ZERO = AnswerScore(0.0, 0.0, 0.0, 0.0, 0.0)
 
 
+@lru_cache(maxsize=65536)
 def _f1_precision_recall(pred: str, gold: str, yes_no_rule: bool) -> tuple[float, float, float]:
-    """F1, precision and recall of two *normalised* strings."""
+    """F1, precision and recall of two *normalised* strings (a pure function: kept for the pairs seen again)."""
     if yes_no_rule and pred != gold and (pred in YES_NO_NOANSWER or gold in YES_NO_NOANSWER):
         return 0.0, 0.0, 0.0
     pred_tokens = pred.split()

@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--out", required=True, type=Path)
     common(q)
     q.set_defaults(func=run_render)
-    q = sub.add_parser("tracks", help="list the tracks")
+    q = sub.add_parser("tracks", help="list the tracks, each with the command that makes a submission for it")
     q.set_defaults(func=run_tracks)
 
 
@@ -103,5 +103,6 @@ def run_tracks(args: argparse.Namespace) -> int:
     from leaderboard.tracks import TRACKS
 
     for t in TRACKS.values():
-        print(f"{t.slug:<14} {t.env_id:<24} {t.title}  (split {t.split_hash[:12]})")
+        print(f"{t.slug}: {t.title}\n    env {t.env_id}, corpus {t.corpus}, top_k {t.top_k}, max_steps {t.max_steps}, "
+              f"split {t.split_hash[:16] if t.pinned else 'not pinned yet'}\n    questions: {t.obtain}\n    run: {t.command()}")
     return 0

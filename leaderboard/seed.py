@@ -18,39 +18,35 @@ from baselines.evaluate import evaluate
 from jade_env.errors import JadeError
 from leaderboard.store import submit
 from leaderboard.submission import load_submission
-from leaderboard.tracks import TRACKS, shared_data
-
-
-def track_env_kwargs(slug: str) -> dict:
-    track = TRACKS[slug]
-    if track.source == "synthetic":
-        return {"n": track.synthetic["n"], "synthetic": {"seed": track.synthetic["seed"]}}
-    return {"data_path": str(shared_data() / track.source)}
+from leaderboard.tracks import TRACKS
 
 
 def submit_trained(run: Path, db: str, runs: Path) -> None:
-    """Evaluate a trained compact policy on the synthetic track and submit it."""
+    """Evaluate a trained compact policy on the synthetic track, as its own held-out evaluation did, and submit it."""
     from sb3_contrib import MaskablePPO
 
-    from baselines.agents import make_agent
     from baselines.discrete_env import TrainedTeam
     from baselines.evaluate import evaluate_agent
-    from baselines.train import PARADIGMS
+    from baselines.train import Args, env_id_of, frozen_executors, paradigm_of
 
     config = json.loads((run / "config.json").read_text())
+    args = Args(**{**config, "out": str(run)})
+    paradigm = paradigm_of(args)
     model = MaskablePPO.load(run / "model.zip", device="cpu")
-    roles = PARADIGMS[config["paradigm"]][1]
+    fallback = frozen_executors(args, epsilon=0.0, seed=0) if not paradigm.monolithic else None  # the spec, greedy
     track = TRACKS["synthetic"]
     out = runs / "synthetic" / f"trained-{run.name}"
-    suffix = "" if config["paradigm"] in ("joint", "decoupled") else PARADIGMS[config["paradigm"]][0]
-    env_id = track.env_id.replace("-v0", f"{suffix}-v0")
-    evaluate_agent(env_id, lambda examples: TrainedTeam(model, roles=roles, allow_ds=config["allow_ds"], fallback=make_agent("rule-planner")),
-                   out, agent_name=f"compact-{config['paradigm']}", env_kwargs=track_env_kwargs("synthetic"), progress=False)
-    command = (f"python -m baselines.train --paradigm {config['paradigm']} --steps {config['steps']} --seed {config['seed']} "
-               f"--env-kwargs '{config['env_kwargs']}' --out {run}")
-    meta = {"method": f"compact {config['paradigm']} PPO ({config['steps'] // 1000}k steps, seed {config['seed']})",
-            "paradigm": config["paradigm"], "model": "MLP 128x128 over candidate features", "parameters": None,
-            "training_data": f"Synthetic {config['env_kwargs']}", "code_link": "", "contact": "jade_env", "seed": config["seed"],
+    env_kwargs = {**track.env_kwargs(), **({"workflow": paradigm.workflow} if paradigm.workflow else {})}
+    evaluate_agent(env_id_of(track.env_id, paradigm),
+                   lambda examples: TrainedTeam(model, roles=paradigm.roles, allow_ds=args.allow_ds, fallback=fallback,
+                                                workflows=paradigm.workflows),
+                   out, agent_name=f"compact-{args.paradigm}", env_kwargs=env_kwargs, progress=False)
+    command = (f"jade-rag train --paradigm {args.paradigm} --spec {args.spec} --steps {args.steps} --seed {args.seed} "
+               f"--env-kwargs '{args.env_kwargs}' --out {run.name}")
+    meta = {"method": f"compact {args.paradigm} PPO, {args.spec} executors ({args.steps // 1000}k steps, seed {args.seed})",
+            "paradigm": args.paradigm if args.paradigm in ("joint", "decoupled", "static", "monolithic") else "other",
+            "model": "MLP 128x128 over candidate features", "parameters": None,
+            "training_data": f"Synthetic {args.env_kwargs}", "code_link": "", "contact": "jade_env", "seed": args.seed,
             "track": "synthetic", "command": command}
     (out / "submission.json").write_text(json.dumps(meta, indent=2))
     sid, created, scores = submit(db, track, load_submission(track, out / "predictions.jsonl", out / "submission.json"))
@@ -78,9 +74,8 @@ def main() -> None:
             continue
         for agent in AGENTS:
             out = Path(args.runs) / slug / agent
-            kwargs = track_env_kwargs(slug)
-            evaluate(track.env_id, agent, out, env_kwargs=kwargs, progress=False)
-            command = f"jade-rag evaluate --env {track.env_id} --agent {agent} --env-kwargs '{json.dumps(kwargs)}' --out {out}"
+            evaluate(track.env_id, agent, out, env_kwargs=track.env_kwargs(), progress=False)
+            command = track.command(agent, str(out))
             meta = {"method": agent if agent != "oracle" else "oracle (upper bound)", "paradigm": "reference",
                     "model": "scripted rules", "parameters": 0, "training_data": "none", "code_link": "", "contact": "jade_env",
                     "seed": 0, "track": slug, "command": command}

@@ -121,9 +121,21 @@ def submit(db_path: str | os.PathLike, track: Track, submission: Submission) -> 
 
 
 def rows(db_path: str | os.PathLike, track: str | None = None) -> list[dict]:
+    """Every stored submission (of ``track``), best F1 first: its scores and, under ``"metadata"``, every submitted field."""
     with connect(db_path, create=False) as db:
-        query = f"SELECT {', '.join(COLUMNS)} FROM submissions" + (" WHERE track = ?" if track else "") + " ORDER BY track, f1 DESC, id"
-        return [dict(zip(COLUMNS, r, strict=True)) for r in db.execute(query, (track,) if track else ())]
+        query = (f"SELECT {', '.join(COLUMNS)}, metadata FROM submissions" + (" WHERE track = ?" if track else "")
+                 + " ORDER BY track, f1 DESC, id")
+        return [{**dict(zip(COLUMNS, r[:-1], strict=True)), "metadata": _metadata(r[-1])}
+                for r in db.execute(query, (track,) if track else ())]
+
+
+def _metadata(text: str) -> dict:
+    """The stored metadata JSON; an unreadable one (a database written by hand) is shown as empty, never a crash."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def remove(db_path: str | os.PathLike, submission_id: int) -> None:

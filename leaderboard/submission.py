@@ -37,6 +37,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # a predict
 # isolates (which reorder what a reader sees), and lone surrogates (which SQLite cannot store as UTF-8)
 _NOT_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _BOM = b"\xef\xbb\xbf"
+_SYNTHETIC_ID = re.compile(r"^syn-(s\d+-n\d+)(?:-[0-9a-f]+)?-\d+$")  # jade_env.data.synthetic's ids: syn-s<seed>-n<size>[-digest]-<i>
 
 
 def _single_line(value: str) -> str:
@@ -171,6 +172,7 @@ def read_predictions(path: Path, track: Track) -> tuple[dict[str, PredictionLine
         raise SubmissionError(f"{path}:{line}: byte {skip + err.start} is not valid UTF-8") from None
     wanted = {e.id for e in track.examples()}
     problems: list[str] = []
+    foreign: list[str] = []
     lines: dict[str, PredictionLine] = {}
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -193,15 +195,26 @@ def read_predictions(path: Path, track: Track) -> tuple[dict[str, PredictionLine
             problems.append(f"{where}: duplicate id {rec.id!r}")
         elif rec.id not in wanted:
             problems.append(f"{where}: id {rec.id!r} is not a question of track {track.slug!r}")
+            foreign.append(rec.id)
         else:
             lines[rec.id] = rec
     if not lines and not problems:
         problems.append(f"{path}: no predictions")
     if problems:
         shown = problems[:50] + ([f"... and {len(problems) - 50} more"] if len(problems) > 50 else [])
+        if foreign:
+            shown.append(_foreign_hint(track, foreign))
         raise SubmissionError(f"{len(problems)} problem(s) in the submission:\n" + "\n".join(shown))
     missing = tuple(e.id for e in track.examples() if e.id not in lines)
     return lines, missing, data
+
+
+def _foreign_hint(track: Track, foreign: list[str]) -> str:
+    """What to run when predictions were made on other questions (another file, or another Synthetic world)."""
+    worlds = {m.group(1) for m in map(_SYNTHETIC_ID.match, foreign) if m}
+    made_on = f" (made on the Synthetic world {', '.join(sorted(worlds))})" if worlds else ""
+    return (f"{len(foreign)} prediction id(s) are not questions of track {track.slug!r}{made_on}: the predictions come from "
+            f"another split. Make them on the track's own questions with: {track.command()}")
 
 
 def load_submission(track: Track, predictions: Path, metadata: Path | None = None, name: str | None = None) -> Submission:

@@ -42,6 +42,24 @@ class Track:
     def examples(self) -> list[Example]:
         return list(_track_examples(self.slug))
 
+    @property
+    def pinned(self) -> bool:
+        """Whether the track's questions are pinned (a split hash of 64 hex digits) and so can be submitted to."""
+        return len(self.split_hash) == 64 and all(c in "0123456789abcdef" for c in self.split_hash)
+
+    def env_kwargs(self) -> dict:
+        """The ``gym.make`` keywords that build exactly this track's env (with :attr:`env_id`)."""
+        if self.source == "synthetic":
+            data = {"n": self.synthetic["n"], "synthetic": {"seed": self.synthetic["seed"]}}
+        else:
+            data = {"data_path": str(shared_data() / self.source)}
+        return {**data, "top_k": self.top_k, "max_steps": self.max_steps}
+
+    def command(self, agent: str = "AGENT", out: str | None = None) -> str:
+        """The command that writes a submittable run folder for this track."""
+        corpus = "" if self.corpus == "pooled" else " --env-kwargs '{\"corpus\": \"PASSAGES.jsonl\"}'"
+        return f"jade-rag evaluate --track {self.slug} --agent {agent}{corpus} --out {out or f'runs/{self.slug}-{agent}'}"
+
 
 TRACKS: dict[str, Track] = {t.slug: t for t in (
     Track("synthetic", "Synthetic world (500 questions, seed 0)", "JadeRAG-Synthetic-v0", "synthetic", "synthetic",
@@ -96,7 +114,11 @@ def _track_examples(slug: str) -> tuple[Example, ...]:
 
 def get_track(slug: str) -> Track:
     if slug not in TRACKS:
-        raise JadeError(f"track {slug!r} does not exist; tracks: {', '.join(TRACKS)}")
+        import difflib
+
+        close = difflib.get_close_matches(slug, TRACKS, n=1)
+        raise JadeError(f"track {slug!r} does not exist" + (f" (did you mean {close[0]!r}?)" if close else "")
+                        + f"; tracks: {', '.join(TRACKS)} (`jade-rag leaderboard tracks` prints each one's command)")
     return TRACKS[slug]
 
 

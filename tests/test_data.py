@@ -141,7 +141,7 @@ def test_format_detection() -> None:
          "duplicate id 'a'"),
         ('{"id": "a", "golden_answers": ["x"]}\n', '"question" is missing'),
         ("", "the file is empty"),
-        ('"just a string"', "expected a JSON list or JSON lines"),
+        ('"just a string"', "expected a JSON list of objects, JSON lines"),
     ],
 )
 def test_bad_files_raise_one_clear_line(tmp_path: Path, content: str, message: str) -> None:
@@ -239,3 +239,96 @@ def test_synthetic_through_load_examples_is_fast_and_deterministic() -> None:
 
     b = generate_world(10_000, seed=7).examples
     assert [(e.id, e.question, e.answers) for e in a] == [(e.id, e.question, e.answers) for e in b]
+
+
+TWOWIKI = "2wikimultihopqa/2wikimultihopqa_dev_first100.jsonl"
+
+
+def _first_records(shared_data: Path, n: int) -> list[dict]:
+    with (shared_data / TWOWIKI).open(encoding="utf-8") as f:
+        return [json.loads(next(f)) for _ in range(n)]
+
+
+def _same(a, b) -> None:
+    assert [(e.id, e.question, e.answers, e.context) for e in a] == [(e.id, e.question, e.answers, e.context) for e in b]
+
+
+def test_pretty_printed_json_in_three_shapes(shared_data: Path, tmp_path: Path) -> None:
+    records = _first_records(shared_data, 3)
+    expected = load_examples(shared_data / TWOWIKI, n=3)
+    for name, value in [("list.json", records), ("wrapped.json", {"version": 1, "data": records})]:
+        path = tmp_path / name
+        path.write_text(json.dumps(value, indent=2, ensure_ascii=False), encoding="utf-8")
+        _same(load_examples(path, dataset="2wikimultihopqa"), expected)
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps(records[0], indent=4, ensure_ascii=False), encoding="utf-8")
+    _same(load_examples(one, dataset="2wikimultihopqa"), expected[:1])
+    two = tmp_path / "two.json"
+    two.write_text(json.dumps({"data": records, "rows": records}, indent=2), encoding="utf-8")
+    with pytest.raises(DataFormatError, match="several lists of records"):
+        load_examples(two)
+
+
+def test_a_datasets_dataset_is_accepted_for_questions(shared_data: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    import gymnasium as gym
+
+    import jade_env  # noqa: F401
+
+    records = _first_records(shared_data, 20)
+    ds = datasets.Dataset.from_list(records)
+    expected = load_examples(shared_data / TWOWIKI, n=20)
+    _same(load_examples(ds, dataset="2wikimultihopqa"), expected)
+    _same(load_examples(ds.to_iterable_dataset(), dataset="2wikimultihopqa"), expected)
+    env = gym.make("JadeRAG-2Wiki-v0", data_path=ds)
+    _same(env.unwrapped.examples, expected)
+    obs, info = env.reset(seed=0)
+    assert obs["question"] in {e.question for e in expected}
+    env.close()
+    with pytest.raises(DataFormatError, match="expected a path to a JSON list of objects"):
+        load_examples({"question": "a dict is not a list of records"})
+
+
+def test_sentences_are_joined_with_a_space_where_the_source_has_none(shared_data: Path) -> None:
+    example = load_examples(shared_data / TWOWIKI, n=1)[0]
+    maheen = next(p for p in example.context if p.title == "Maheen Khan")
+    assert "fashion events and shows. She undertook embroidery" in maheen.text  # 2Wiki: sentences without their spaces
+    hotpot = load_examples(shared_data / "hotpotqa" / "hotpot_dev_distractor_v1_100.json", n=1)[0]
+    raw = json.loads((shared_data / "hotpotqa" / "hotpot_dev_distractor_v1_100.json").read_text())[0]
+    title, sentences = raw["context"][0]
+    assert next(p for p in hotpot.context if p.title == title).text == "".join(sentences)  # HotpotQA carries its own spaces
+
+
+def test_parquet_and_dataset_corpora_retrieve_as_the_jsonl_one(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    datasets = pytest.importorskip("datasets")
+    import pyarrow as pa
+
+    from jade_env.data import external_corpus
+    from jade_env.data.synthetic import synthetic_corpus
+    from jade_env.retrieval.factory import make_retriever
+
+    rows = [{"id": p.id, "contents": f"{p.title}\n{p.text}"} for p in synthetic_corpus(n=200, seed=3)]
+    jsonl, parquet = tmp_path / "c.jsonl", tmp_path / "c.parquet"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    pq.write_table(pa.Table.from_pylist(rows), parquet, row_group_size=50)
+    corpora = [external_corpus(jsonl), external_corpus(parquet), external_corpus(datasets.Dataset.from_list(rows))]
+    assert len({c.hash for c in corpora}) == 1 and [len(c) for c in corpora] == [len(rows)] * 3
+    queries = [rows[7]["contents"].split("\n")[1][:60], "capital of the river city"]
+    hits = [make_retriever("bm25", c, cache_dir=False).search(queries, k=5) for c in corpora]
+    assert hits[0] == hits[1] == hits[2] and hits[0][0][0].id == rows[7]["id"]
+    no_ids = [{"title": r["contents"].split("\n")[0], "text": r["contents"].split("\n")[1]} for r in rows[:3]]
+    with pytest.warns(UserWarning, match="3 passage\\(s\\) have no id"):
+        passages = list(external_corpus(no_ids))
+    assert all(p.id.startswith("p") and len(p.id) == 17 for p in passages)
+
+
+def test_an_unreachable_hub_fails_at_once_without_retries(monkeypatch) -> None:
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens there
+    monkeypatch.delenv("JADE_DATA_DIR", raising=False)
+    started = time.perf_counter()
+    with pytest.raises(DatasetUnavailableError, match="the hub is unreachable from here: 127.0.0.1:9"):
+        load_examples("popqa")
+    assert time.perf_counter() - started < 3.0

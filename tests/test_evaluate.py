@@ -92,7 +92,11 @@ def test_resume_after_interruption_gives_the_same_files(tmp_path: Path, monkeypa
 def test_evaluate_cli_errors_list_valid_names(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "jade_env.cli", "evaluate", "--env", "JadeRAG-Nope-v0", "--agent", "vanilla-rag",
                           "--out", str(tmp_path)], capture_output=True, text=True)
-    assert out.returncode == 2 and "registered ids:" in out.stderr and "JadeRAG-HotpotQA-v0" in out.stderr
+    assert out.returncode == 2 and "unknown env 'JadeRAG-Nope-v0'" in out.stderr and "jade-rag envs" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "jade_env.cli", "evaluate", "--env", "JadeRAG-Synthetic-v0", "--agent", "oracle",
+                          "--env-kwargs", '{"topk": 3}', "--out", str(tmp_path / "typo")], capture_output=True, text=True)
+    assert out.returncode == 2 and "takes no keyword 'topk' (did you mean 'top_k'?)" in out.stderr, out.stderr
+    assert not (tmp_path / "typo").exists()  # nothing written before the env is built
     out = subprocess.run([sys.executable, "-m", "jade_env.cli", "evaluate", "--env", "JadeRAG-Synthetic-v0", "--agent", "nope",
                           "--out", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 2 and "valid agents: closed-book" in out.stderr
@@ -112,6 +116,14 @@ def test_evaluate_and_compare_cli_end_to_end(tmp_path: Path) -> None:
                           "--plot", str(tmp_path / "f1_cost.png")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "rule-planner" in out.stdout and (tmp_path / "f1_cost.png").stat().st_size > 5000
+    out = subprocess.run([sys.executable, "-m", "jade_env.cli", "evaluate", "--env", "JadeRAG-Synthetic-v0", "--agent", "vanilla-rag",
+                          "--env-kwargs", json.dumps(SYN_KW), "--limit", "10", "--quiet", "--out", str(tmp_path / "ten")],
+                         capture_output=True, text=True)
+    compare = [sys.executable, "-m", "jade_env.cli", "compare", str(tmp_path / "ten"), str(tmp_path / "rule-planner")]
+    out = subprocess.run(compare, capture_output=True, text=True)
+    assert out.returncode == 2 and "made on different questions" in out.stderr and "ten: JadeRAG-Synthetic-v0, 10 questions" in out.stderr
+    out = subprocess.run([*compare, "--mixed"], capture_output=True, text=True)
+    assert out.returncode == 0 and "warning: the runs were made on different questions" in out.stderr and "questions" in out.stdout
 
 
 def test_agent_plays_as_frozen_executor_too() -> None:

@@ -276,3 +276,19 @@ def test_xgrammar_refuses_what_the_parser_refuses(xgrammar_matcher) -> None:
     assert accepts(query, "<query>Straße length Kelvin street</query>")
     ids = compiler.compile_grammar(doc_ids_grammar(3).full_gbnf)
     assert accepts(ids, "<id>Document0,Document2</id>") and not accepts(ids, "<id>Document2,Document2</id>")
+
+
+def test_search_turn_grammar_samples_are_turns_the_monolithic_parser_accepts() -> None:
+    from jade_env.roles.grammars import search_turn_grammar
+    from jade_env.roles.parsers import parse_search_turn
+
+    grammar, rng = search_turn_grammar(), random.Random(0)
+    kinds = set()
+    for _ in range(200):
+        text = grammar.sample(rng)
+        parsed = parse_search_turn(text)
+        assert parsed.valid and grammar.matches(text), text
+        kinds.add(parsed.value[0])
+    assert kinds == {"search", "answer"}
+    assert not grammar.matches("thinking <search>q</search>") and not grammar.matches("<search>a</search><answer>b</answer>")
+    assert output_grammar({"role": "agent", "question": "q", "fields": "{}"}).gbnf == grammar.gbnf

@@ -101,6 +101,33 @@ def bad_inputs(run_dir: Path, tmp: Path) -> list[tuple[list[str], str]]:
     return cases
 
 
+def test_the_track_command_reproduces_the_board_run(run_dir: Path, tmp_path: Path) -> None:
+    """``jade-rag evaluate --track synthetic`` builds exactly the track's env: the seed's predictions, byte for byte."""
+    out = tmp_path / "track"
+    assert main(["evaluate", "--track", "synthetic", "--agent", "rule-planner", "--out", str(out), "--quiet"]) == 0
+    assert (out / "predictions.jsonl").read_bytes() == (run_dir / "predictions.jsonl").read_bytes()
+    assert json.loads((out / "metrics.json").read_text())["split_hash"] == json.loads((run_dir / "metrics.json").read_text())["split_hash"]
+    listed = cli("tracks").stdout
+    assert "run: jade-rag evaluate --track synthetic --agent AGENT" in listed and "run: jade-rag evaluate --track hotpotqa-dev" in listed
+    for argv, message in [(["--limit", "5"], "evaluates every question of the track"),
+                          (["--env-kwargs", '{"top_k": 3}'], "track synthetic pins top_k=5"),
+                          (["--track", "synthetik"], "did you mean 'synthetic'?")]:
+        res = subprocess.run([sys.executable, "-m", "jade_env.cli", "evaluate", "--track", "synthetic", "--agent", "rule-planner",
+                              "--out", str(tmp_path / "refused"), *argv], capture_output=True, text=True)
+        assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert not (tmp_path / "refused").exists()
+
+
+def test_predictions_of_another_synthetic_world_are_refused_with_what_to_run(tmp_path: Path) -> None:
+    """The classic mistake: the first 500 questions of a 1,000-question world look like the track's, but are not."""
+    wrong = tmp_path / "wrong"
+    evaluate("JadeRAG-Synthetic-v0", "rule-planner", wrong, env_kwargs={"n": 1000}, limit=500, progress=False)
+    res = cli("validate", "--track", "synthetic", "--predictions", str(wrong / "predictions.jsonl"))
+    assert res.returncode == 2
+    assert "500 prediction id(s) are not questions of track 'synthetic' (made on the Synthetic world s0-n1000)" in res.stderr
+    assert "jade-rag evaluate --track synthetic --agent AGENT" in res.stderr
+
+
 def test_every_bad_input_leaves_the_database_byte_identical(run_dir: Path, tmp_path: Path) -> None:
     db = tmp_path / "lb.sqlite"
     assert cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(run_dir / "predictions.jsonl"),
@@ -196,6 +223,15 @@ def test_page_in_a_real_headless_browser(run_dir: Path, tmp_path: Path) -> None:
         assert page.locator("#synthetic tbody tr:visible").count() == 1
         assert page.locator("#synthetic tbody tr:visible td").first.text_content() == "half-run"
         page.select_option("#paradigm", "all")
+        link = page.locator("#synthetic td.text a").first  # the code link: an http(s) URL, so a link
+        assert link.get_attribute("href") == "https://example.org/jade_env"
+        row = page.locator("#synthetic tbody tr", has_text="half-run")
+        row.locator("details summary").click()
+        assert "team@example.org" in row.locator("td.details").inner_text() and "training data" in row.locator("td.details").inner_text()
+        assert page.locator("#synthetic tbody td", has_text="97.9").count() >= 1  # scores in percent
+        assert page.locator("#synthetic svg text.label").count() == 2  # every point labelled
+        assert page.locator("#synthetic tbody td", has_text="\u2605").count() >= 1  # the Pareto front is marked
+        assert "jade-rag evaluate --track synthetic" in page.locator("#synthetic p.meta").inner_text()
         page.screenshot(path=str(tmp_path / "site" / "screenshot.png"), full_page=True)
         browser.close()
     assert dialogs == []  # the escaped method name ran nothing

@@ -205,3 +205,36 @@ def test_hub_rows_pass_the_same_field_checks(monkeypatch) -> None:
     assert (example.id, example.answers, example.dataset) == ("nq-dev-0", ("1972",), "nq")
     with pytest.raises(DataFormatError, match=r"row 0: \"id\" is dict"):
         _from_hub(DATASETS["triviaqa"], "dev")
+
+
+def test_json_lists_with_surrogate_pairs_skip_the_escape_walk_but_lone_surrogates_are_always_found(tmp_path: Path) -> None:
+    """The whole-file test of a JSON list never misses a lone surrogate (random texts of escapes, pairs, backslashes),
+    and a file holding only valid pairs (characters beyond U+FFFF, as HotpotQA's) loads them as they are."""
+    import random
+    import re
+
+    from jade_env.data.loaders import _may_hold_surrogates
+
+    lone = re.compile("[\ud800-\udfff]")
+    rng = random.Random(0)
+    pieces = ["a", "\\", "u", "d8", '"', "\\u", "\\ud800", "\U0001F600", "\ud800", "\udc00", "\udbff", "\udfff", "é"]
+    lone_cases = skipped = 0
+    for _ in range(20_000):
+        s = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        raw = json.dumps([s, {"k": s}], ensure_ascii=rng.random() < 0.8)
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:  # not a possible UTF-8 file
+            continue
+        if lone.search(json.loads(raw)[0]):
+            lone_cases += 1
+            assert _may_hold_surrogates(raw), raw
+        elif not _may_hold_surrogates(raw):
+            skipped += 1
+    assert lone_cases > 1000 and skipped > 1000
+    path = tmp_path / "pairs.json"
+    path.write_text(json.dumps([{**HOTPOT, "question": "What is \U0001F600 T?"}]))  # ensure_ascii: an escaped pair
+    assert "\\ud83d\\ude00" in path.read_text() and not _may_hold_surrogates(path.read_text())
+    assert load_examples(path)[0].question == "What is \U0001F600 T?"
+    path.write_text(json.dumps([{**HOTPOT, "question": "What is T?"}]).replace("T?", "T\\ud83d?"))  # a lone high surrogate
+    assert load_examples(path)[0].question == "What is T\\ud83d?"

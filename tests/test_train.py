@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 from pathlib import Path
 
@@ -59,6 +60,70 @@ def test_unknown_paradigm_and_config_mismatch(tmp_path: Path) -> None:
     train(Args(paradigm="decoupled", steps=128, out=str(tmp_path / "r"), **SMALL))
     with pytest.raises(JadeError, match="another configuration"):
         train(Args(paradigm="joint", steps=128, out=str(tmp_path / "r"), **SMALL))
+
+
+def test_train_fails_fast_and_writes_nothing(tmp_path: Path) -> None:
+    """A mistyped keyword or a missing file is one message before any file is written."""
+    out = tmp_path / "run"
+    with pytest.raises(JadeError, match=r"takes no keyword 'topk' \(did you mean 'top_k'\?\)"):
+        train(Args(paradigm="decoupled", out=str(out), **{**SMALL, "env_kwargs": '{"n": 200, "topk": 3}'}))
+    with pytest.raises(JadeError, match="eval-kwargs is not valid JSON"):
+        train(Args(paradigm="decoupled", out=str(out), **{**SMALL, "eval_kwargs": "{n: 3"}))
+    with pytest.raises(JadeError, match="missing.json"):
+        train(Args(paradigm="decoupled", env="JadeRAG-HotpotQA-v0", out=str(out),
+                   **{**SMALL, "env_kwargs": json.dumps({"data_path": str(tmp_path / "missing.json")}), "eval_kwargs": ""}))
+    assert not out.exists()
+
+
+def test_train_on_a_real_data_file_evaluates_on_that_data(shared_data: Path, tmp_path: Path) -> None:
+    """``--env JadeRAG-HotpotQA-v0 --env-kwargs '{"data_path": ...}'``: no Synthetic keyword leaks into the evaluation."""
+    data = str(shared_data / "hotpotqa" / "hotpot_dev_distractor_v1_100.json")
+    args = Args(paradigm="decoupled", env="JadeRAG-HotpotQA-v0", steps=128, out=str(tmp_path / "hp"),
+                **{**SMALL, "env_kwargs": json.dumps({"data_path": data}), "eval_kwargs": ""})
+    metrics = train(args)
+    assert metrics["n"] == 103 and metrics["env_id"] == "JadeRAG-HotpotQA-v0"
+    assert json.loads((tmp_path / "hp" / "eval" / "config.json").read_text())["env_kwargs"] == {"data_path": data}
+    assert json.loads(json.loads((tmp_path / "hp" / "config.json").read_text())["eval_kwargs"]) == {"data_path": data}
+
+
+def test_learning_curve_with_held_out_f1_reference_lines_and_tensorboard(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from baselines.plots import plot_run
+
+    out = tmp_path / "curve"
+    train(Args(paradigm="joint", steps=256, out=str(out), **{**SMALL, "eval_every": 128, "curve_episodes": 10}))
+    rows = list(csv.DictReader((out / "curve.csv").open()))
+    assert [int(r["step"]) for r in rows] == [0, 128, 256] and all(r["questions"] == "10" for r in rows)
+    reference = json.loads((out / "curve_reference.json").read_text())
+    assert set(reference) == {"questions", "rule-planner", "closed-book", "oracle"}
+    assert reference["closed-book"] < reference["rule-planner"] <= reference["oracle"]
+    if importlib.util.find_spec("tensorboard"):
+        assert list(out.glob("tensorboard/*/events.out.tfevents.*"))
+    assert (out / "learning_curve.png") in plot_run(out)
+
+
+def test_the_learning_curve_does_not_change_training(tmp_path: Path) -> None:
+    """Held-out evaluations draw no random numbers of the trainer: the same seed gives the same weights with or without."""
+    shas = []
+    for every in (0, 128):
+        train(Args(paradigm="joint", steps=256, out=str(tmp_path / str(every)), **{**SMALL, "eval_every": every, "curve_episodes": 5}))
+        shas.append(json.loads((tmp_path / str(every) / "summary.json").read_text())["model_sha256"])
+    assert shas[0] == shas[1] and not (tmp_path / "0" / "curve.csv").exists()
+
+
+def test_wandb_without_the_package_is_one_message_and_no_folder(tmp_path: Path) -> None:
+    if importlib.util.find_spec("wandb"):
+        pytest.skip("wandb is installed here")
+    with pytest.raises(JadeError, match="pip install wandb"):
+        train(Args(paradigm="joint", steps=128, out=str(tmp_path / "w"), wandb=True, **SMALL))
+    assert not (tmp_path / "w").exists()
+
+
+def test_held_out_synthetic_evaluation_is_derived_from_the_training_world() -> None:
+    from baselines.train import eval_kwargs_of
+
+    derived = eval_kwargs_of(Args(env_kwargs='{"n": 800, "sample_seed": 3, "synthetic": {"seed": 4, "distractor_rate": 0.5}}', eval_kwargs=""))
+    assert derived == {"n": 300, "synthetic": {"seed": 5, "distractor_rate": 0.5}}
 
 
 def test_frozen_executor_checkpoint_stays_bit_identical(tmp_path: Path) -> None:

@@ -3,6 +3,10 @@
 Each DIR is a run folder of ``jade-rag evaluate`` (its ``metrics.json``). ``--plot FILE.png`` draws F1
 against a cost (``--cost retrieval_calls``, ``rounds`` or ``tokens``), one labelled point per run, as
 the efficiency figure of the JADE paper does.
+
+Runs on different questions (their ``questions_hash`` differ: another dataset, file, Synthetic world or ``--limit``)
+are not comparable: ``compare`` refuses them and names each run's questions, unless ``--mixed`` is given, in which
+case the table gains a ``split`` column and a warning is printed.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", default=None, metavar="FILE.png", help="write an F1-versus-cost figure")
     p.add_argument("--cost", default="retrieval_calls", choices=COSTS, help="the x axis of the plot")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument("--mixed", action="store_true", help="compare runs made on different questions anyway (with a warning)")
     p.set_defaults(func=run)
 
 
@@ -40,10 +45,19 @@ def load_run(folder: str) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     rows = [load_run(f) for f in args.runs]
-    header = ["run", "env", "agent", "n", "EM", "F1", "sub_em", "rounds", "calls", "tokens"]
+    splits = {r.get("questions_hash", (r.get("split_hash"), r["n"])) for r in rows}
+    if len(splits) > 1:
+        which = "; ".join(f"{r['run']}: {r['env_id']}, {r['n']} questions, {str(r.get('questions_hash'))[:12]}" for r in rows)
+        if not args.mixed:
+            raise JadeError(f"these runs were made on different questions, so their scores are not comparable ({which}); "
+                            "evaluate them on one split, or pass --mixed to compare anyway")
+        import sys
+
+        print(f"warning: the runs were made on different questions ({which})", file=sys.stderr)
+    header = ["run", "env", "agent", "n", "EM", "F1", "sub_em", "rounds", "calls", "tokens"] + (["questions"] if len(splits) > 1 else [])
     table = [[r["run"], r["env_id"], r["agent"], str(r["n"]), f"{r['em']:.3f}", f"{r['f1']:.3f}", f"{r['sub_em']:.3f}",
               f"{r.get('rounds_mean', 0):.2f}", f"{r.get('retrieval_calls_mean', 0):.2f}", f"{r.get('tokens_mean', 0):.0f}"]
-             for r in rows]
+             + ([str(r.get("questions_hash"))[:12]] if len(splits) > 1 else []) for r in rows]
     if args.markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "|".join("---" for _ in header) + "|")
@@ -80,7 +94,8 @@ def plot(rows: list[dict], cost: str, out: Path) -> None:
     ax.set_ylabel("F1 (%)")
     ax.set_title("F1 versus cost")
     ax.grid(alpha=0.3)
-    ax.margins(x=0.15, y=0.15)
+    ax.set_ylim(0, 100)  # the whole F1 range, so that small differences look small
+    ax.set_xlim(left=0, right=max([r.get(f"{cost}_mean", 0.0) for r in rows] + [1.0]) * 1.15)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)

@@ -7,10 +7,7 @@ teams train with ``python -m baselines.ppo_lm`` (token-level PPO).
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import fields
-
-from jade_env.errors import JadeError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,11 +22,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from baselines.train import Args, train
 
-    for name in ("env_kwargs", "eval_kwargs"):
-        try:
-            json.loads(getattr(args, name))
-        except json.JSONDecodeError as err:
-            raise JadeError(f"--{name.replace('_', '-')} is not valid JSON ({err.msg})") from None
     metrics = train(Args(**{f.name: getattr(args, f.name) for f in fields(Args)}))
     print(f"{args.paradigm}: held-out F1 {metrics['f1']:.3f}, EM {metrics['em']:.3f} -> {args.out}")
     return 0

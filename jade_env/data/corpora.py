@@ -3,8 +3,10 @@
 * :func:`per_question_corpus`: one question's own context paragraphs (the distractor setting);
 * :func:`pooled_corpus`: the union of the context paragraphs of a loaded split, de-duplicated by
   (title, text), in order of first appearance (a small open-domain setting);
-* :func:`external_corpus`: a JSONL file of ``{"id", "contents"}`` with contents ``"title\\ntext"`` (the
-  Wikipedia-2018 100-word passages of FlashRAG and Search-R1), streamed and never held in memory;
+* :func:`external_corpus`: a JSONL or parquet file of ``{"id", "contents"}`` with contents ``"title\\ntext"`` (the
+  Wikipedia-2018 100-word passages of FlashRAG and Search-R1) or of ``{"id", "title", "text"}``, streamed and
+  never held in memory; or the same rows as a ``datasets.Dataset``/``IterableDataset`` (or any iterable of dicts).
+  A row without an id gets one made from its content (:func:`~jade_env.data.types.passage_id`), with one warning;
 * :func:`attach_corpus`: the passages of a corpus file attached to the questions that name their titles;
 * :func:`load_corpus`: any corpus file (that JSONL, a ``title -> [sentences]`` JSON object, or a JSON
   list of ``{"title", "text"}``) into memory, for the small ones.
@@ -16,14 +18,17 @@ Every corpus has ``name``, ``len()``, iteration over :class:`~jade_env.data.type
 from __future__ import annotations
 
 import json
+import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from jade_env.data.corpus import Corpus
 from jade_env.data.hashing import corpus_hash
-from jade_env.data.types import Example, Passage, make_passage
+from jade_env.data.types import Example, Passage, join_sentences, make_passage
 from jade_env.errors import DataFormatError
 
 
@@ -54,30 +59,90 @@ def _split_contents(contents: str) -> tuple[str, str]:
     return title, text
 
 
-class ExternalCorpus:
-    """A JSONL corpus ``{"id", "contents"}`` read from disk on every pass (never loaded whole)."""
+ROW_SHAPES = '{"id", "contents": "title\\ntext"} or {"id", "title", "text"} (the id may be missing)'
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise DataFormatError(f"{self.path}: no such corpus file; expected JSONL lines {{\"id\", \"contents\"}}")
-        self.name = f"external:{self.path.name}"
+
+def passage_of(row: Any, where: str, missing_ids: list[str]) -> Passage:
+    """One corpus row as a passage; a row without an id is named by its content (``where`` goes to ``missing_ids``)."""
+    if not isinstance(row, dict):
+        raise DataFormatError(f"{where}: expected an object {ROW_SHAPES}, got {type(row).__name__}")
+    if isinstance(row.get("title"), str) and isinstance(row.get("text"), str):
+        title, text = row["title"], row["text"]
+    elif isinstance(row.get("contents"), str):
+        title, text = _split_contents(row["contents"])
+    else:
+        raise DataFormatError(f"{where}: expected {ROW_SHAPES}; found the keys {sorted(row)[:8]}")
+    pid = row.get("id", row.get("_id"))
+    if pid is None or pid == "":
+        missing_ids.append(where)
+        return make_passage(title, text)
+    if isinstance(pid, bool) or not isinstance(pid, str | int):
+        raise DataFormatError(f"{where}: \"id\" is {type(pid).__name__}; expected a string or an integer")
+    return Passage(str(pid), title, text)
+
+
+def _warn_missing_ids(name: str, missing: list[str]) -> None:
+    if missing:
+        warnings.warn(f"{name}: {len(missing)} passage(s) have no id (the first: {missing[0]}); each is named by a hash of "
+                      "its title and text", UserWarning, stacklevel=3)
+
+
+class ExternalCorpus:
+    """A corpus file read from disk on every pass (never loaded whole): JSONL, or parquet (read in row batches).
+
+    The rows are :data:`ROW_SHAPES`; ``rows`` may instead be a ``datasets.Dataset`` or ``IterableDataset`` (or
+    any re-iterable sequence of such dicts), iterated the same way."""
+
+    def __init__(self, path: str | Path | None = None, *, rows: Any = None, name: str | None = None) -> None:
+        self.path, self.rows = (Path(path) if path is not None else None), rows
+        if self.path is not None:
+            if not self.path.is_file():
+                raise DataFormatError(f"{self.path}: no such corpus file; expected JSONL or parquet rows {ROW_SHAPES}")
+            self.parquet = self.path.suffix == ".parquet" or self.path.open("rb").read(4) == b"PAR1"
+        self.name = name or (f"external:{self.path.name}" if self.path is not None else f"dataset:{type(rows).__name__}")
+
+    def _rows(self) -> Iterator[tuple[str, Any]]:
+        if self.rows is not None:
+            for i, row in enumerate(self.rows):
+                yield f"{self.name}: row {i}", row
+        elif self.parquet:
+            try:
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise DataFormatError(f"{self.path}: reading parquet needs pyarrow: pip install 'jade-env[hf]'") from None
+            try:
+                batches = pq.ParquetFile(self.path).iter_batches(batch_size=8192)
+                i = 0
+                for batch in batches:
+                    for row in batch.to_pylist():
+                        yield f"{self.path}: row {i}", row
+                        i += 1
+            except (OSError, ValueError) as err:  # pyarrow's errors for a corrupt file derive from these
+                raise DataFormatError(f"{self.path}: not a readable parquet file ({err})") from None
+        else:
+            with self.path.open(encoding="utf-8", errors="strict") as f:
+                for lineno, line in enumerate(f, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        yield f"{self.path}:{lineno}", json.loads(line)
+                    except json.JSONDecodeError:
+                        raise DataFormatError(f"{self.path}:{lineno}: invalid JSON; expected one object {ROW_SHAPES} per line") from None
 
     def __iter__(self) -> Iterator[Passage]:
-        with self.path.open(encoding="utf-8", errors="strict") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                    pid, contents = rec["id"], rec["contents"]
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    raise DataFormatError(f"{self.path}:{lineno}: expected a JSON object with \"id\" and \"contents\"") from None
-                title, text = _split_contents(contents) if "title" not in rec else (rec["title"], rec.get("text", contents))
-                yield Passage(str(pid), title, text)
+        missing: list[str] = []
+        for where, row in self._rows():
+            yield passage_of(row, where, missing)
+        _warn_missing_ids(self.name, missing)
 
     @cached_property
     def _length(self) -> int:
+        if self.rows is not None:
+            return sum(1 for _ in self.rows) if not hasattr(self.rows, "__len__") else len(self.rows)
+        if self.parquet:
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(self.path).metadata.num_rows
         with self.path.open("rb") as f:
             return sum(1 for line in f if line.strip())
 
@@ -89,11 +154,17 @@ class ExternalCorpus:
         return corpus_hash(iter(self))
 
     def __repr__(self) -> str:
-        return f"ExternalCorpus({str(self.path)!r})"
+        return f"ExternalCorpus({str(self.path)!r})" if self.path is not None else f"ExternalCorpus(rows={self.name})"
 
 
-def external_corpus(path: str | Path) -> ExternalCorpus:
-    return ExternalCorpus(path)
+def external_corpus(source: Any) -> ExternalCorpus:
+    """A streamed corpus from a JSONL or parquet path, or from a ``datasets.Dataset``/``IterableDataset`` of rows."""
+    if isinstance(source, str | os.PathLike):
+        return ExternalCorpus(source)
+    if hasattr(source, "__iter__") and not isinstance(source, dict | bytes):
+        return ExternalCorpus(rows=source)
+    raise DataFormatError(f"corpus={type(source).__name__} is not a corpus; expected 'pooled', 'per_question', a JSONL or parquet "
+                          f"path, a datasets.Dataset of rows {ROW_SHAPES}, or a jade_env Corpus")
 
 
 def load_corpus(path: str | Path, name: str | None = None) -> Corpus:
@@ -119,7 +190,7 @@ def load_corpus(path: str | Path, name: str | None = None) -> Corpus:
             raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
     if isinstance(data, dict):  # title -> [sentences]
         for title, sents in data.items():
-            passages.append(make_passage(title, "".join(sents) if isinstance(sents, list) else str(sents)))
+            passages.append(make_passage(title, join_sentences(sents) if isinstance(sents, list) else str(sents)))
     elif isinstance(data, list):
         for i, rec in enumerate(data):
             if not isinstance(rec, dict) or "title" not in rec or "text" not in rec:

@@ -37,8 +37,9 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from jade_env.data.loaders import BadRecord, load_file, parse_flashrag, parse_hotpotqa
+from jade_env.data.loaders import BadRecord, load_file, load_rows, parse_flashrag, parse_hotpotqa
 from jade_env.data.types import Example
 from jade_env.errors import DataFormatError, DatasetUnavailableError
 
@@ -110,7 +111,7 @@ def _select(examples: list[Example], n: int | None, seed: int | None) -> list[Ex
 
 
 def load_examples(
-    name_or_path: str | os.PathLike,
+    name_or_path: str | os.PathLike | Any,
     *,
     path: str | os.PathLike | None = None,
     format: str | None = None,
@@ -123,11 +124,16 @@ def load_examples(
     data_source: str | None = None,
     **synthetic_kwargs,
 ) -> list[Example]:
-    """Questions of a dataset name or a file; ``n`` keeps the first n (with ``seed``: a seeded sample of n).
+    """Questions of a dataset name, a file, or a ``datasets.Dataset``/``IterableDataset`` (or list) of records in any
+    loader format; ``n`` keeps the first n (with ``seed``: a seeded sample of n).
 
     For ``"synthetic"``, ``n`` is the number of questions generated and ``seed`` the world's seed;
     other keywords go to :func:`jade_env.data.synthetic.load_synthetic`.
     """
+    if not isinstance(name_or_path, str | os.PathLike):  # a datasets.Dataset / IterableDataset, or a list of records
+        examples = load_rows(name_or_path, format=format, on_error=on_error, dataset=(canonical_name(dataset) or dataset) if dataset else None,
+                             split=split, data_source=data_source, corpus_path=corpus_path)
+        return _select(examples, n, seed)
     target = Path(path) if path is not None else Path(name_or_path)
     name = canonical_name(str(name_or_path)) if path is None else None
     if path is not None or (name is None and target.exists()) or target.suffix in (".json", ".jsonl", ".parquet"):
@@ -148,7 +154,9 @@ def load_examples(
         examples = load_file(local, format=format, on_error=on_error, dataset=name, split=split, corpus_path=corpus_path)
         return _select(examples, n, seed)
     hub_error = " (offline: HF_HUB_OFFLINE/HF_DATASETS_OFFLINE is set)"
-    if not _offline():
+    if not _offline() and (unreachable := _hub_unreachable()):
+        hub_error = f" (the hub is unreachable from here: {unreachable}; nothing was retried)"
+    elif not _offline():
         try:
             return _select(_from_hub(spec, split), n, seed)
         except ImportError:
@@ -162,6 +170,21 @@ def load_examples(
         f"put {spec.local_format} at {where} (JADE_DATA_DIR={os.environ.get('JADE_DATA_DIR', 'unset')}), "
         f"or pass data_path=/path/to/file"
     )
+
+
+def _hub_unreachable(timeout: float = 2.0) -> str | None:
+    """Why the HuggingFace hub (``$HF_ENDPOINT``) cannot be reached, or None: one TCP connect, instead of the ~30 s
+    of retries ``datasets`` spends on a machine without network before it fails."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as err:
+        return f"{host}:{port}: {err.strerror or type(err).__name__}"
+    return None
 
 
 def _from_hub(spec: DatasetSpec, split: str) -> list[Example]:

@@ -49,14 +49,21 @@ def synthetic_arguments(n: int | None, synthetic: dict[str, Any] | None) -> dict
     return {"n": size, **kwargs}
 
 
-def load_split(dataset: str, data_path: str | os.PathLike | None = None, split: str | None = None, n: int | None = None,
+def load_split(dataset: str, data_path: str | os.PathLike | Any = None, split: str | None = None, n: int | None = None,
                sample_seed: int | None = None, data_format: str | None = None,
                synthetic: dict[str, Any] | None = None) -> tuple[Example, ...]:
-    """The examples of ``dataset`` (or of the file ``data_path``), memoised per process."""
+    """The examples of ``dataset`` (or of the file ``data_path``, memoised per process; or of a ``datasets.Dataset``)."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise JadeError(f"n (the number of questions) must be a positive integer, got {n!r}")
     stamp = None
     synthetic_json = "{}"
+    if data_path is not None and not isinstance(data_path, str | os.PathLike):  # a datasets.Dataset (or list) of records
+        from jade_env.data.registry import load_examples
+
+        examples = tuple(load_examples(data_path, format=data_format, split=split, n=n, seed=sample_seed, dataset=dataset))
+        if not examples:
+            raise JadeError(f"dataset {dataset!r} (the given {type(data_path).__name__}) has no questions")
+        return examples
     if data_path is not None:
         data_path = str(Path(data_path))
         try:

@@ -8,6 +8,7 @@ id is a content hash (:func:`passage_id`), so the same paragraph has the same id
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -31,6 +32,18 @@ def passage_id(title: str, text: str) -> str:
 
 def make_passage(title: str, text: str) -> Passage:
     return Passage(passage_id(title, text), title, text)
+
+
+def join_sentences(sentences: Sequence[str]) -> str:
+    """Sentences as one paragraph, as the source intends: HotpotQA's carry their own spaces (kept as they are);
+    2Wiki's and MuSiQue's do not, so a space goes between two sentences when neither side has one."""
+    out: list[str] = []
+    for s in sentences:
+        if out and s and not out[-1][-1:].isspace() and not s[:1].isspace():
+            out.append(" ")
+        if s:
+            out.append(s)
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,8 +80,7 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
 
     def pick_index(self, options: dict[str, Any] | None, rng: np.random.Generator) -> int:
         """``options["index"]`` when given (validated), else a draw from ``rng``."""
-        options = options or {}
-        if "index" in options:
+        if options and "index" in options:
             index = options["index"]
             if isinstance(index, bool) or not isinstance(index, int | np.integer) or not 0 <= index < len(self.examples):
                 raise ValueError(f"options['index']={index!r} is out of range; expected 0 <= index < {len(self.examples)}")

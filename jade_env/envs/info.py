@@ -49,6 +49,7 @@ from collections.abc import Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
+from jade_env.envs.observation import to_json
 from jade_env.workflow.episode import MAX_RECORDED_ACTION_CHARS, EpisodeBase, StepRecord
 from jade_env.workflow.rewards import REWARD_COMPONENTS
 
@@ -62,6 +63,7 @@ INFO_KEYS: tuple[str, ...] = (
 JSON_KEYS: frozenset[str] = frozenset({"action_parsed", "executor_steps", "retrieved_ids", "retrieved_titles", "gold_answers",
                                        "transition_rewards", "transition_roles"})
 _NO_COMPONENTS = dict.fromkeys(REWARD_COMPONENTS, 0.0)
+_INF = float("inf")
 
 
 def _text(values: list) -> str:
@@ -71,7 +73,16 @@ def _text(values: list) -> str:
     try:
         return "[" + ", ".join(map(encode_basestring, values)) + "]"  # raises TypeError unless every value is a str
     except TypeError:
-        return json.dumps(values, ensure_ascii=False)
+        return to_json(values)
+
+
+def _floats_text(values: list) -> str:
+    """``json.dumps(values)`` of a list of numbers, without its per-call overhead when they are finite floats."""
+    if not values:
+        return "[]"
+    if all(type(v) is float and -_INF < v < _INF for v in values):
+        return "[" + ", ".join(map(float.__repr__, values)) + "]"
+    return to_json(values)
 
 
 def parsed_list(role: str, value: Any) -> list:
@@ -100,51 +111,45 @@ def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | No
     if executor_records:
         retrieved_ids = [*retrieved_ids, *(i for r in executor_records for i in r.retrieved_ids)]
         retrieved_titles = [*retrieved_titles, *(t for r in executor_records for t in r.retrieved_titles)]
-        executor_steps = _text([{"role": r.role, "valid": r.valid, "message": r.message, "penalty": float(r.penalty)}
-                                for r in executor_records])
+        executor_steps = to_json([{"role": r.role, "valid": r.valid, "message": r.message, "penalty": float(r.penalty)}
+                                  for r in executor_records])
     else:
         executor_steps = "[]"
-    info = {
+    if episode.pending is not None:
+        end, truncated, prediction, gold, components, reward, recall = False, False, episode.current_answer, "[]", None, 0.0, 0.0
+        rewards = roles = "[]"
+    else:  # the end: what only the end knows
+        end, truncated, prediction, gold = True, episode.truncated, episode.prediction or "", _text(list(example.answers))
+        components, reward = episode.reward_components, float(episode.reward or 0.0)
+        recall = float(episode.supporting_title_recall or 0.0)
+        rewards, roles = _floats_text(episode.transition_rewards()), _text([r.role for r in episode.records])
+    return {
         "question_id": example.id,
         "question_index": question_index,
         "role": role,
-        "action_raw": raw[:MAX_RECORDED_ACTION_CHARS],
+        "action_raw": raw if len(raw) <= MAX_RECORDED_ACTION_CHARS else raw[:MAX_RECORDED_ACTION_CHARS],
         "action_chars": len(raw),
         "action_parsed": parsed,
         "valid": valid,
         "message": message,
         "penalty": penalty,
         "executor_steps": executor_steps,
-        "retrieved_ids": _text(retrieved_ids) if retrieved_ids else "[]",
-        "retrieved_titles": _text(retrieved_titles) if retrieved_titles else "[]",
+        "retrieved_ids": _text(retrieved_ids),
+        "retrieved_titles": _text(retrieved_titles),
         "counters": episode.counters.as_dict(),
         "workflow": episode.top_workflow,
-        "episode_end": False,
-        "truncated": False,
-        "prediction": episode.current_answer,
-        "gold_answers": "[]",
+        "episode_end": end,
+        "truncated": truncated,
+        "prediction": prediction,
+        "gold_answers": gold,
         "metrics": episode.current_metrics(),
-        "reward_components": _NO_COMPONENTS.copy(),
-        "global_reward": 0.0,
-        "supporting_title_recall": 0.0,
+        "reward_components": dict(components or _NO_COMPONENTS),
+        "global_reward": reward,
+        "supporting_title_recall": recall,
         "n_supporting_titles": len(set(example.supporting_titles)),
-        "transition_rewards": "[]",
-        "transition_roles": "[]",
+        "transition_rewards": rewards,
+        "transition_roles": roles,
     }
-    if episode.pending is None:  # the end: what only the end knows
-        info.update({
-            "episode_end": True,
-            "truncated": episode.truncated,
-            "prediction": episode.prediction or "",
-            "gold_answers": _text(list(example.answers)),
-            "metrics": episode.current_metrics(),
-            "reward_components": dict(episode.reward_components or _NO_COMPONENTS),
-            "global_reward": float(episode.reward or 0.0),
-            "supporting_title_recall": float(episode.supporting_title_recall or 0.0),
-            "transition_rewards": _text(episode.transition_rewards()),
-            "transition_roles": _text([r.role for r in episode.records]),
-        })
-    return info
 
 
 def decode(info: dict[str, Any]) -> dict[str, Any]:

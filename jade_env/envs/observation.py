@@ -13,6 +13,7 @@ dropped, never the JSON text itself.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 from typing import Any
 
 from gymnasium import spaces
@@ -26,6 +27,11 @@ CUT_MARKER = "\n[... cut to max_text_length ...]"
 #: the smallest allowed ``max_text_length``: room for a role name and an empty ``fields`` object
 MIN_TEXT_LENGTH = 16
 ROLE_LENGTH = 16
+#: ``json.dumps(value, ensure_ascii=False)``, without building an encoder at every call (the same settings, the same text)
+to_json = json.JSONEncoder(ensure_ascii=False).encode
+#: the keys of the team's fields (:func:`jade_env.roles.prompts.view_fields`), in their order
+TEAM_FIELD_KEYS = ("original_question", "documents", "history", "modules", "depth", "max_subquestions")
+_DOCUMENT_KEYS = ("id", "title", "text")
 
 
 def observation_space(max_text_length: int) -> spaces.Dict:
@@ -49,9 +55,57 @@ def cut(text: str, limit: int) -> str:
     return text[: limit - len(CUT_MARKER)] + CUT_MARKER
 
 
-def bounded_json(fields: Any, limit: int) -> str:
-    """``fields`` as JSON of at most ``limit`` characters (see the module docstring); ``"{}"`` at worst."""
-    text = json.dumps(fields, ensure_ascii=False)
+class FieldsEncoder:
+    """``json.dumps(fields, ensure_ascii=False)``, the same text, faster for the team's fields.
+
+    A retrieved passage is shown again and again (to DS then AG, to every episode on the same question), and its
+    text is most of the JSON: the JSON of each document is kept (by passage id, checked against the title and
+    text, at most ``cache_size`` of them) and joined. Any other fields (another schema, other types) take
+    ``json.dumps``'s own path.
+    """
+
+    def __init__(self, cache_size: int = 4096) -> None:
+        self.cache_size = cache_size
+        self._documents: dict[str, tuple[str, str, str]] = {}  # passage id -> (title, text, its JSON)
+
+    def __call__(self, fields: Any) -> str:
+        if type(fields) is not dict or tuple(fields) != TEAM_FIELD_KEYS:
+            return to_json(fields)
+        question, documents, depth, limit = fields["original_question"], fields["documents"], fields["depth"], fields["max_subquestions"]
+        if type(question) is not str or type(documents) is not list or type(depth) is not int or type(limit) is not int:
+            return to_json(fields)
+        parts = []
+        for d in documents:
+            part = self._document(d)
+            if part is None:
+                return to_json(fields)
+            parts.append(part)
+        history, modules = fields["history"], fields["modules"]
+        return (f'{{"original_question": {encode_basestring(question)}, "documents": [{", ".join(parts)}], '
+                f'"history": {to_json(history) if history else "[]"}, "modules": {to_json(modules) if modules else "[]"}, '
+                f'"depth": {depth}, "max_subquestions": {limit}}}')
+
+    def _document(self, d: Any) -> str | None:
+        """The JSON of one document of the fields (None: not a plain ``{id, title, text}`` of strings)."""
+        if type(d) is not dict or tuple(d) != _DOCUMENT_KEYS:
+            return None
+        pid, title, text = d["id"], d["title"], d["text"]
+        if type(pid) is not str or type(title) is not str or type(text) is not str:
+            return None
+        cached = self._documents.get(pid)
+        if cached is not None and cached[1] == text and cached[0] == title:
+            return cached[2]
+        part = f'{{"id": {encode_basestring(pid)}, "title": {encode_basestring(title)}, "text": {encode_basestring(text)}}}'
+        if len(self._documents) >= self.cache_size:
+            self._documents.clear()
+        self._documents[pid] = (title, text, part)
+        return part
+
+
+def bounded_json(fields: Any, limit: int, encode: Any = to_json) -> str:
+    """``fields`` as JSON of at most ``limit`` characters (see the module docstring); ``"{}"`` at worst.
+    ``encode`` gives the JSON text of the whole ``fields`` (``json.dumps``'s, or a :class:`FieldsEncoder`)."""
+    text = encode(fields)
     if len(text) <= limit:
         return text
     lo, hi = 0, max(_longest_string(fields), 1)  # the largest cap on every string that still fits
@@ -104,6 +158,7 @@ class ObservationRenderer:
 
     def __init__(self, max_text_length: int) -> None:
         self.max_text_length = check_text_length(max_text_length)
+        self.encode_fields = FieldsEncoder()
         self._cache: dict[int, tuple[ActRequest, dict[str, str]]] = {}  # id(request) -> (request, observation)
 
     def __call__(self, episode: EpisodeBase | None) -> dict[str, str]:
@@ -120,7 +175,7 @@ class ObservationRenderer:
             "system": cut(pending.system, limit),
             "user": cut(pending.user, limit),
             "question": cut(pending.question, limit),
-            "fields": bounded_json(pending.fields, limit),
+            "fields": bounded_json(pending.fields, limit, self.encode_fields),
         }
         if len(self._cache) >= self.CACHE_SIZE:
             self._cache.clear()

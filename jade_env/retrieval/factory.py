@@ -24,7 +24,11 @@ def open_corpus(spec: str) -> Any:
         return synthetic_corpus(n=n, seed=seed)
     path = Path(spec)
     if not path.is_file():
-        raise JadeError(f"{spec}: no such corpus file; expected a JSONL {{\"id\", \"contents\"}} file, a JSON corpus, or synthetic:N")
+        raise JadeError(f"{spec}: no such corpus file; expected a JSONL or parquet {{\"id\", \"contents\"}} file, a JSON corpus, or synthetic:N")
+    if path.suffix == ".parquet":
+        from jade_env.data.corpora import external_corpus
+
+        return external_corpus(path)
     with path.open(encoding="utf-8", errors="replace") as f:
         first = f.readline()
     try:

@@ -26,7 +26,8 @@ class RetrieverProvider:
     """The retriever of each question (see the module docstring).
 
     ``corpus`` is ``"pooled"`` (the union of the split's context paragraphs), ``"per_question"`` (each
-    question's own paragraphs), a path to an external JSONL corpus ``{"id", "contents"}``, or a
+    question's own paragraphs), a path to an external JSONL or parquet corpus ``{"id", "contents"}``, a
+    ``datasets.Dataset`` of such rows, or a
     :class:`~jade_env.data.corpus.Corpus`. ``retriever`` is a backend name (:data:`BACKENDS`),
     ``"remote:URL[,URL]"``, or a ready :class:`~jade_env.retrieval.base.Retriever` (then ``corpus`` is
     ignored). A deep copy of a provider is the provider itself: retrievers are read-only, so copies of an
@@ -72,7 +73,7 @@ class RetrieverProvider:
 
         if isinstance(corpus, Corpus):
             return corpus
-        if corpus != "pooled":
+        if not (isinstance(corpus, str) and corpus == "pooled"):
             from jade_env.data.corpora import external_corpus
 
             return external_corpus(corpus)

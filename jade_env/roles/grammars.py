@@ -592,6 +592,16 @@ def answer_grammar(role: str = "ag", max_words: int = MAX_ANSWER_WORDS) -> Outpu
     return OutputGrammar(role, prefix, body, closing)
 
 
+def search_turn_grammar(max_query_words: int = MAX_QUERY_WORDS, max_answer_words: int = MAX_ANSWER_WORDS) -> OutputGrammar:
+    """The monolithic agent's turn: one ``<search>`` query or one ``<answer>``, nothing else (no prefix, no reasoning).
+
+    Stricter than :func:`~jade_env.roles.parsers.parse_search_turn`, which also allows reasoning before the element.
+    """
+    body = alt([seq(Lit("<search>"), words(max_query_words), Lit("</search>")),
+                seq(Lit(f"<{ROLE_TAGS['ag']}>"), words(max_answer_words), Lit(f"</{ROLE_TAGS['ag']}>"))])
+    return OutputGrammar("agent", "", body, "")
+
+
 def _subquestion(k: int, question: str, earlier: Sequence[str]) -> Node:
     tag = SUBQUESTION_TAG.format(k)
     return seq(text_differing_from([question, *earlier], None, f"sub{k}"), Lit(f"</{tag}>"))
@@ -682,4 +692,6 @@ def output_grammar(observation: Mapping[str, Any], max_subquestions: int | None 
         return doc_ids_grammar(len(fields.get("documents") or ()))
     if role in ("ag", "as"):
         return answer_grammar(role)
-    raise ValueError(f"no output grammar for role {role!r}; expected one of planner, qds, qdp, qr, ds, ag, as")
+    if role == "agent":
+        return search_turn_grammar()
+    raise ValueError(f"no output grammar for role {role!r}; expected one of planner, qds, qdp, qr, ds, ag, as, agent")

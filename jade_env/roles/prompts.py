@@ -158,11 +158,17 @@ def system_text(role: str, max_subquestions: int = 4, few_shot: bool = False) ->
     return f"{text}\n\n{_FEW_SHOT[role]}" if few_shot else text
 
 
+@lru_cache(maxsize=64)
+def _modules_text(modules: tuple[str, ...]) -> str:
+    """The planner's list of available modules (the same at every planner step of a level)."""
+    return "\n".join(MODULE_DESCRIPTIONS[m] for m in modules)
+
+
 def user_text(view: RoleView) -> str:
     """The user text of the acting role, built from what it is shown."""
     role = view.role
     if role == "planner":
-        modules = "\n".join(MODULE_DESCRIPTIONS[m] for m in view.modules)
+        modules = _modules_text(tuple(view.modules))
         where = "the question" if view.depth == 0 else f"a sub-question of: {view.original_question}"
         return f"Plan for {where}\nQuestion: {view.question}\nAvailable modules:\n{modules}"
     if role in ("qds", "qdp"):

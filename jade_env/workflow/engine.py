@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from jade_env.data.types import Example
@@ -45,6 +46,9 @@ from jade_env.workflow.rewards import RewardConfig
 
 #: the sub-question workflow of a fixed plan when only the top level is given
 DEFAULT_SUB_WORKFLOW: tuple[str, ...] = ("R", "AG")
+#: (modules allowed, the codes the planner is shown) where it may decompose and where it may not
+_PLANNER_MODULES = {True: (frozenset(MODULE_CODES), MODULE_CODES),
+                    False: (SUB_MODULES, tuple(m for m in MODULE_CODES if m in SUB_MODULES))}
 
 
 def parse_workflow_spec(spec: str | Sequence[str] | None, *, name: str = "workflow",
@@ -171,8 +175,13 @@ class Episode(EpisodeBase):
     # ---------------------------------------------------------------- one role each
     def _ask(self, view: RoleView) -> Generator[Request, Any, tuple[str | None, StepRecord]]:
         """The role of ``view`` acts; returns its text (None when it wrote no string) and the record of the act."""
-        system, user = render(view.role, view, few_shot=self.config.few_shot)
-        text, record = yield ActRequest(view.role, view.question, system, user, view_fields(view))
+        if view.documents or view.history:
+            system, user = render(view.role, view, few_shot=self.config.few_shot)
+            request = ActRequest(view.role, view.question, system, user, view_fields(view))
+        else:  # planner, decomposer, a direct QR: the same question gives the same request, episode after episode
+            request = _plain_request(view.role, view.question, view.original_question, view.modules, view.depth,
+                                     view.max_subquestions, view.retrieved, self.config.few_shot)
+        text, record = yield request
         return text, record
 
     def _plan(self, question: str, depth: int) -> Generator[Request, Any, tuple[str, ...]]:
@@ -181,9 +190,9 @@ class Episode(EpisodeBase):
             self.workflows.append((depth, fixed))
             return fixed
         may_decompose = depth < self.config.decomposition_depth
-        allowed = frozenset(MODULE_CODES) if may_decompose else SUB_MODULES
-        view = RoleView("planner", question, self.example.question, modules=tuple(m for m in MODULE_CODES if m in allowed),
-                        depth=depth, max_subquestions=self.config.max_subquestions)
+        allowed, shown = _PLANNER_MODULES[may_decompose]
+        view = RoleView("planner", question, self.example.question, modules=shown, depth=depth,
+                        max_subquestions=self.config.max_subquestions)
         text, record = yield from self._ask(view)
         parsed = parse_workflow(text or "", allowed=allowed, strict=self.config.strict_format)
         workflow = self._judge(record, parsed, ("QDS",) if may_decompose else ("R", "AG"), text)
@@ -224,6 +233,17 @@ class Episode(EpisodeBase):
         if self.counters.rounds == 0:
             self.counters.rounds = 1 + len(self.nodes) if self.nodes else 1
         self._finish(self.current_answer, truncated=True)
+
+
+@lru_cache(maxsize=4096)
+def _plain_request(role: str, question: str, original_question: str, modules: tuple[str, ...], depth: int,
+                   max_subquestions: int, retrieved: bool, few_shot: bool) -> ActRequest:
+    """The request of a view without documents or history (requests are never changed, so one object serves every
+    episode that asks it; the observation renderer then renders it once)."""
+    view = RoleView(role, question, original_question, modules=modules, depth=depth, max_subquestions=max_subquestions,
+                    retrieved=retrieved)
+    system, user = render(role, view, few_shot=few_shot)
+    return ActRequest(role, question, system, user, view_fields(view))
 
 
 def _views(hits: Sequence[Hit]) -> tuple[DocumentView, ...]:

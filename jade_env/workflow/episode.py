@@ -26,7 +26,7 @@ from typing import Any
 
 from jade_env.data.types import Example
 from jade_env.retrieval.base import Hit
-from jade_env.scoring import score_answer, supporting_title_recall
+from jade_env.scoring import AnswerScore, score_answer, supporting_title_recall
 from jade_env.workflow.rewards import RewardConfig, global_reward, place_rewards, reward_components
 
 #: the part of a raw action kept in ``info`` and trajectories (characters); the length is kept too
@@ -130,7 +130,7 @@ class EpisodeBase:
         self.log: list[tuple[str, Any, str]] = []  # every input, in order: ("act", text, message), ("hits", hits, ""), ("truncate", ...)
         self.prediction: str | None = None
         self.current_answer = ""  # the best answer so far: what a truncation now would score
-        self._scored: tuple[str, dict[str, float]] | None = None
+        self._scored: tuple[str, AnswerScore] | None = None
         self.truncated = False
         self.reward: float | None = None
         self.reward_components: dict[str, float] | None = None
@@ -180,10 +180,12 @@ class EpisodeBase:
             hits = list(hits)
         self.log.append(("hits", hits, ""))
         self.counters.retrieval_calls += 1
-        self.retrieved_titles.extend(h.title for h in hits)
+        titles = [h.title for h in hits]
+        self.retrieved_titles += titles
         if self.records:  # the documents belong to the output that asked for them (planner, QR or a search turn)
-            self.records[-1].retrieved_ids.extend(h.id for h in hits)
-            self.records[-1].retrieved_titles.extend(h.title for h in hits)
+            record = self.records[-1]
+            record.retrieved_ids += [h.id for h in hits]
+            record.retrieved_titles += titles
         self._advance(hits)
 
     @property
@@ -195,9 +197,13 @@ class EpisodeBase:
         """The metrics of :attr:`current_answer` against the gold answers (of the prediction, once the episode is over)."""
         if self.metrics is not None:
             return dict(self.metrics)
-        if self._scored is None or self._scored[0] != self.current_answer:
-            self._scored = (self.current_answer, score_answer(self.current_answer, self.example.answers).as_dict())
-        return dict(self._scored[1])
+        return self._score(self.current_answer).as_dict()
+
+    def _score(self, answer: str) -> AnswerScore:
+        """``score_answer(answer, gold answers)``, kept for the answer last scored (asked at every step until it changes)."""
+        if self._scored is None or self._scored[0] != answer:
+            self._scored = (answer, score_answer(answer, self.example.answers))
+        return self._scored[1]
 
     def transition_rewards(self) -> list[float]:
         """Per agent step: its format penalty plus its share of the global reward (placement of the reward config)."""
@@ -255,7 +261,7 @@ class EpisodeBase:
     def _finish(self, answer: str, truncated: bool = False) -> None:
         """The episode ends with ``answer``: score it, and compute the reward and its components."""
         self.prediction, self.truncated = answer, truncated
-        score = score_answer(answer, self.example.answers)
+        score = self._score(answer)
         self.reward_components = reward_components(score, self.example.answers, sum(r.penalty for r in self.records),
                                                     self.counters.rounds, self.counters.retrieval_calls)
         self.reward = global_reward(self.reward_config, self.reward_components)
