@@ -203,9 +203,10 @@ class HFChatPolicy:
 
     def prompt_ids(self, observation: Mapping[str, Any]) -> list[int]:
         """The prompt of an observation as token ids, the prefilled opening tag included."""
-        return self.chat_prompt_ids(observation["system"], observation["user"], self._prefix(observation))
+        return self.chat_prompt_ids(observation["system"], observation["user"], self.prefix(observation))
 
-    def _prefix(self, observation: Mapping[str, Any]) -> str:
+    def prefix(self, observation: Mapping[str, Any]) -> str:
+        """The opening tag the policy writes itself (prefill) for this observation's role; "" without prefill."""
         return output_tags(observation["role"], self.max_subquestions)[0] if self.prefill else ""
 
     # ------------------------------------------------------------------ decoding
@@ -289,7 +290,7 @@ class HFChatPolicy:
         elif self.constrain:
             grammar = output_grammar(observation, max_subquestions=self.max_subquestions)
         closing = output_tags(role, subquestion_limit(observation, self.max_subquestions))[1]
-        return _Output(observation, self._prefix(observation), self.prompt_ids(observation),
+        return _Output(observation, self.prefix(observation), self.prompt_ids(observation),
                        self.max_new_tokens[role] if budget is None else budget, grammar, closing, steps)
 
     def _grammar_text(self, out: _Output) -> str:
@@ -364,7 +365,7 @@ class HFChatPolicy:
         else:
             pick = int(torch.argmax(totals))
         text, ids, lps = scored[pick]
-        return Generation(text=self._prefix(observation) + text, prompt_ids=self.prompt_ids(observation), completion_ids=ids,
+        return Generation(text=self.prefix(observation) + text, prompt_ids=self.prompt_ids(observation), completion_ids=ids,
                           logprobs=lps)
 
     def generate(self, observations: Sequence[Mapping[str, Any]], max_new_tokens: int | None = None) -> list[Generation]:

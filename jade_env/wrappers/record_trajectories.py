@@ -92,8 +92,8 @@ class RecordTrajectories(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-def read_trajectories(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The records of a trajectories file, in order."""
+def read_trajectories(path: str | os.PathLike, what: str = "trajectory record") -> list[dict[str, Any]]:
+    """The records of a trajectories file (or any JSONL file of objects, ``what`` naming them in errors), in order."""
     records = []
     with Path(path).open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
@@ -102,9 +102,9 @@ def read_trajectories(path: str | os.PathLike) -> list[dict[str, Any]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise DataFormatError(f"{path}:{lineno}: invalid JSON ({err.msg}); expected one trajectory record per line") from None
+                raise DataFormatError(f"{path}:{lineno}: invalid JSON ({err.msg}); expected one {what} per line") from None
             if not isinstance(record, dict):
-                raise DataFormatError(f"{path}:{lineno}: a JSON {type(record).__name__}; expected one trajectory record (an object) per line")
+                raise DataFormatError(f"{path}:{lineno}: a JSON {type(record).__name__}; expected one {what} (an object) per line")
             records.append(record)
     return records
 
