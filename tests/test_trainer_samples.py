@@ -18,14 +18,19 @@ from baselines.trainers.samples import (
 pytest.importorskip("transformers", reason="the tiny chat model needs transformers")
 
 
-@pytest.fixture(scope="module")
-def policy():
+def sampling_policy(seed: int):
+    """A fresh sampling policy: its generator's state does not depend on which tests ran before it (xdist's order)."""
     pytest.importorskip("xgrammar", reason="constrained decoding needs xgrammar")
     from baselines.policies import HFChatPolicy
     from baselines.policies.tiny import tiny_chat_model
 
     model, tokenizer = tiny_chat_model()
-    return HFChatPolicy(model, tokenizer, do_sample=True, temperature=2.0, seed=0, max_new_tokens=16)
+    return HFChatPolicy(model, tokenizer, do_sample=True, temperature=2.0, seed=seed, max_new_tokens=16)
+
+
+@pytest.fixture()
+def policy():
+    return sampling_policy(seed=0)
 
 
 def test_credited_scores_follow_the_placement() -> None:
@@ -59,7 +64,9 @@ def test_team_turns_are_samples_with_their_own_prompts_and_the_envs_rewards(poli
         assert sum(trained) == pytest.approx(0.0, abs=1e-6)
 
 
-def test_a_monolithic_episode_is_one_growing_sequence_with_the_documents_masked(policy) -> None:
+def test_a_monolithic_episode_is_one_growing_sequence_with_the_documents_masked() -> None:
+    # the random model seldom writes <search> (1-2 of 6 episodes for seeds 1-7, none for seed 0): seed 1 searches
+    policy = sampling_policy(seed=1)
     env = gym.make("JadeRAG-Synthetic-Monolithic-v0", n=10, synthetic={"seed": 0}, max_turns=3)
     played = play_search_episodes(env_copies(env, 6), policy, group_questions([1, 3], 3), max_new_tokens=16)
     tokenizer = policy.tokenizer
