@@ -141,8 +141,9 @@ def run_episode(env: gym.Env, agent: Any, index: int, seed: int) -> tuple[dict[s
     recorder.reset(seed, info)
     while True:
         action = agent.act(obs["role"], obs)
+        answered = obs
         obs, reward, terminated, truncated, info = env.step(action)
-        recorder.step(action, reward, info)
+        recorder.step(action, reward, info, answered)
         if terminated or truncated:
             return info, recorder.record(env.spec, info, terminated, truncated)
 

@@ -1,6 +1,7 @@
 """Trajectories as a chat SFT dataset: one example per role turn, its prompt and the completion the agent wrote.
 
     python -m baselines.sft_dataset --agent rule-planner --env JadeRAG-Synthetic-v0 --questions 64 --out runs/sft/rule-planner.jsonl
+    python -m baselines.sft_dataset --trajectories runs/x/trajectories.jsonl --out runs/sft/x.jsonl   # no replay
 
 Any agent ``jade-rag evaluate`` knows plays whole episodes (a scripted team, ``hf``, ``openai`` or
 ``package.module:Class``, built by :func:`baselines.evaluate.agent_factory`); every agent step becomes one
@@ -33,15 +34,49 @@ from jade_env.wrappers.record_trajectories import read_trajectories
 FIELDS = ("prompt", "completion", "team_role")
 
 
+def sft_example(role: str, system: str, user: str, action: str, question_id: str, index: int) -> dict[str, Any]:
+    """One role turn in the conversational prompt/completion form (``valid`` and ``f1`` are added by the caller)."""
+    return {"prompt": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+            "completion": [{"role": "assistant", "content": action}], "team_role": role,
+            "question_id": question_id, "question_index": index}
+
+
+def turns_of_record(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """The SFT examples of one trajectory record (RecordTrajectories, ``jade-rag evaluate``), from its stored prompts."""
+    turns = []
+    for step, action in zip(record.get("steps", []), record.get("actions", []), strict=False):
+        if "user" not in step:
+            raise DataFormatError(f"{where}: a step without its prompt; expected trajectories written by jade_env 0.2 or later "
+                                  "(every step holds system and user)")
+        turns.append({**sft_example(step["role"], step["system"], step["user"], action or "", record["question_id"],
+                                    record["question_index"]), "valid": bool(step["valid"]), "f1": float(record["metrics"]["f1"])})
+    return turns
+
+
+def export_from_trajectories(path: str | Path, out: str | Path, keep_invalid: bool = False, min_f1: float = 0.0) -> dict[str, Any]:
+    """Write the SFT examples of a recorded trajectories file to ``out`` (no replay); returns a summary."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    kept, dropped = 0, 0
+    records = read_trajectories(path)
+    with out.open("w", encoding="utf-8") as f:
+        for lineno, record in enumerate(records, start=1):
+            for turn in turns_of_record(record, f"{path}:{lineno}"):
+                if (turn["valid"] or keep_invalid) and turn["f1"] >= min_f1:
+                    f.write(json_line(turn))
+                    kept += 1
+                else:
+                    dropped += 1
+    return {"path": str(out), "examples": kept, "dropped": dropped, "episodes": len(records)}
+
+
 def episode_turns(env: gym.Env, agent: Any, index: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One episode of ``agent`` on question ``index``: its turns as SFT examples, and the final info."""
     obs, info = env.reset(seed=seed, options={"index": index})
     turns = []
     while True:
         action = agent.act(obs["role"], obs)
-        turns.append({"prompt": [{"role": "system", "content": obs["system"]}, {"role": "user", "content": obs["user"]}],
-                      "completion": [{"role": "assistant", "content": action}], "team_role": obs["role"],
-                      "question_id": info["question_id"], "question_index": index})
+        turns.append(sft_example(obs["role"], obs["system"], obs["user"], action, info["question_id"], index))
         obs, _, terminated, truncated, info = env.step(action)
         turns[-1]["valid"] = bool(info["valid"])
         if terminated or truncated:
@@ -98,9 +133,14 @@ def main() -> None:
     parser.add_argument("--keep-invalid", action="store_true")
     parser.add_argument("--min-f1", type=float, default=0.0)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--trajectories", default=None, metavar="FILE",
+                        help="export a recorded trajectories.jsonl (jade-rag evaluate, RecordTrajectories) instead of playing the agent")
     args = parser.parse_args()
-    summary = export_sft_dataset(args.env, args.agent, args.out, range(args.questions), args.env_kwargs, args.agent_kwargs,
-                                 args.keep_invalid, args.min_f1)
+    if args.trajectories:
+        summary = export_from_trajectories(args.trajectories, args.out, args.keep_invalid, args.min_f1)
+    else:
+        summary = export_sft_dataset(args.env, args.agent, args.out, range(args.questions), args.env_kwargs, args.agent_kwargs,
+                                     args.keep_invalid, args.min_f1)
     print(json.dumps(summary))
 
 

@@ -175,3 +175,20 @@ def test_the_gpu_recipe_runs_at_tiny_size_on_cpu(tmp_path: Path) -> None:
     assert "| decoupled |" in (tmp_path / "table.md").read_text()
     for mode in ("joint", "decoupled"):
         assert (tmp_path / mode / "metrics.csv").exists() and (tmp_path / mode / "eval.json").exists()
+
+
+def test_recorded_trajectories_hold_every_prompt_and_export_as_the_sft_dataset(tmp_path: Path) -> None:
+    """A run folder's trajectories.jsonl is a chat dataset without a replay: the same examples as playing the agent again."""
+    from baselines.evaluate import evaluate
+    from baselines.sft_dataset import export_from_trajectories, export_sft_dataset, read_sft_dataset
+
+    kwargs = {"n": 30, "synthetic": {"seed": 3}}
+    evaluate("JadeRAG-Synthetic-v0", "rule-planner", tmp_path / "run", env_kwargs=kwargs, limit=6, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "trajectories.jsonl").read_text().splitlines()]
+    assert all(step["user"] and "system" in step for r in records for step in r["steps"])
+    export_from_trajectories(tmp_path / "run" / "trajectories.jsonl", tmp_path / "from_run.jsonl")
+    export_sft_dataset("JadeRAG-Synthetic-v0", "rule-planner", tmp_path / "played.jsonl", range(6), env_kwargs=kwargs)
+    keys = ("team_role", "prompt", "completion", "question_id", "valid", "f1")
+    recorded = [tuple(json.dumps(e[k]) for k in keys) for e in read_sft_dataset(tmp_path / "from_run.jsonl")]
+    played = [tuple(json.dumps(e[k]) for k in keys) for e in read_sft_dataset(tmp_path / "played.jsonl")]
+    assert recorded == played and len(recorded) >= 12

@@ -43,10 +43,15 @@ class TrajectoryRecorder:
         self.actions, self.steps = [], []
         self.start = {"seed": seed, "question_index": info["question_index"], "question_id": info["question_id"]}
 
-    def step(self, action: Any, reward: float, info: dict[str, Any]) -> None:
+    def step(self, action: Any, reward: float, info: dict[str, Any], observation: dict[str, Any] | None = None) -> None:
+        """One agent step; ``observation`` is the one the action answered: its prompt (``system``, ``user``) is kept,
+        so that a trajectories file is a chat dataset without a replay (``python -m baselines.sft_dataset --trajectories``)."""
         self.actions.append(action if isinstance(action, str) else None)
-        self.steps.append({"role": info["role"], "valid": info["valid"], "message": info["message"],
-                           "reward": reward, "executor_steps": json.loads(info["executor_steps"])})
+        step = {"role": info["role"], "valid": info["valid"], "message": info["message"],
+                "reward": reward, "executor_steps": json.loads(info["executor_steps"])}
+        if observation is not None:
+            step["system"], step["user"] = observation["system"], observation["user"]
+        self.steps.append(step)
 
     def record(self, spec: Any, info: dict[str, Any], terminated: bool, truncated: bool) -> dict[str, Any]:
         """The episode's record; ``info`` is the final step's."""
@@ -70,22 +75,26 @@ class TrajectoryRecorder:
 
 
 class RecordTrajectories(gym.Wrapper):
-    """Append one JSON line per finished episode to ``path`` (flushed at each episode end)."""
+    """Append one JSON line per finished episode to ``path`` (flushed at each episode end); every step keeps the prompt
+    (``system``, ``user``) its action answered."""
 
     def __init__(self, env: gym.Env, path: str | os.PathLike) -> None:
         super().__init__(env)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.recorder = TrajectoryRecorder()
+        self.observation: dict[str, Any] | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
         self.recorder.reset(seed, info)
+        self.observation = obs
         return obs, info
 
     def step(self, action: Any):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        self.recorder.step(action, reward, info)
+        self.recorder.step(action, reward, info, self.observation)
+        self.observation = obs
         if terminated or truncated:
             with self.path.open("a", encoding="utf-8") as f:  # json_line: an action with a lone surrogate is written escaped
                 f.write(json_line(self.recorder.record(self.env.spec, info, terminated, truncated)))
