@@ -28,6 +28,7 @@ from typing import Any
 
 from jade_env.data.corpus import Corpus
 from jade_env.data.hashing import corpus_hash
+from jade_env.data.parquet import is_parquet, parquet_length, parquet_rows
 from jade_env.data.types import Example, Passage, join_sentences, make_passage
 from jade_env.errors import DataFormatError
 
@@ -98,7 +99,7 @@ class ExternalCorpus:
         if self.path is not None:
             if not self.path.is_file():
                 raise DataFormatError(f"{self.path}: no such corpus file; expected JSONL or parquet rows {ROW_SHAPES}")
-            self.parquet = self.path.suffix == ".parquet" or self.path.open("rb").read(4) == b"PAR1"
+            self.parquet = is_parquet(self.path)
         self.name = name or (f"external:{self.path.name}" if self.path is not None else f"dataset:{type(rows).__name__}")
 
     def _rows(self) -> Iterator[tuple[str, Any]]:
@@ -106,19 +107,7 @@ class ExternalCorpus:
             for i, row in enumerate(self.rows):
                 yield f"{self.name}: row {i}", row
         elif self.parquet:
-            try:
-                import pyarrow.parquet as pq
-            except ImportError:
-                raise DataFormatError(f"{self.path}: reading parquet needs pyarrow: pip install 'jade-env[hf]'") from None
-            try:
-                batches = pq.ParquetFile(self.path).iter_batches(batch_size=8192)
-                i = 0
-                for batch in batches:
-                    for row in batch.to_pylist():
-                        yield f"{self.path}: row {i}", row
-                        i += 1
-            except (OSError, ValueError) as err:  # pyarrow's errors for a corrupt file derive from these
-                raise DataFormatError(f"{self.path}: not a readable parquet file ({err})") from None
+            yield from parquet_rows(self.path)
         else:
             with self.path.open(encoding="utf-8", errors="strict") as f:
                 for lineno, line in enumerate(f, start=1):
@@ -140,9 +129,7 @@ class ExternalCorpus:
         if self.rows is not None:
             return sum(1 for _ in self.rows) if not hasattr(self.rows, "__len__") else len(self.rows)
         if self.parquet:
-            import pyarrow.parquet as pq
-
-            return pq.ParquetFile(self.path).metadata.num_rows
+            return parquet_length(self.path)
         with self.path.open("rb") as f:
             return sum(1 for line in f if line.strip())
 

@@ -57,6 +57,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from jade_env.data.parquet import is_parquet, parquet_rows
 from jade_env.data.types import DecompositionStep, Example, Passage, join_sentences, make_passage
 from jade_env.errors import DataFormatError
 
@@ -150,47 +151,19 @@ def _may_hold_surrogates(raw: bytes | str) -> bool:
     return b"\\ud" in raw or b"\\uD" in raw
 
 
-def _starts_with(path: Path, magic: bytes) -> bool:
-    with open_binary(path) as f:
-        return f.read(len(magic)) == magic
-
-
 def read_records(path: Path) -> Iterator[tuple[str, Any]]:
     """``(where, record)`` pairs of a JSON list, a JSONL file (streamed) or a parquet file; ``where`` names the record."""
-    if path.suffix == ".parquet" or (path.is_file() and _starts_with(path, b"PAR1")):
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise DataFormatError(f"{path}: reading parquet needs pyarrow: pip install 'jade-env[hf]'") from None
-        try:
-            rows = pq.read_table(path).to_pylist()
-        except Exception as err:  # pyarrow raises several types for a corrupt file
-            raise DataFormatError(f"{path}: not a readable parquet file ({err})") from None
-        for i, row in enumerate(rows):
-            yield f"{path}: row {i}", row
+    if is_parquet(path):
+        yield from parquet_rows(path)
         return
     head = first_line(path, limit=4096)
     first = head[:1]
     if not first:
         raise DataFormatError(f"{path}: the file is empty; expected questions as {ACCEPTED}")
-    if first == "{" and len(head) < 4096 and head[-1] in "{[," and not _parses(head):  # an object over lines: pretty JSON
+    pretty_object = first == "{" and len(head) < 4096 and head[-1] in "{[," and not _parses(head)  # an object over lines
+    if first == "[" or pretty_object:
         data = _whole_json(path)
-        records = _records_of_object(data, path)
-        for i, rec in enumerate(records):
-            yield f"{path}: record {i}", rec
-        return
-    if first == "[":
-        text = read_text_file(path)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg}); the file may be truncated") from None
-        except (ValueError, RecursionError) as err:  # an integer of more than 4,300 digits; nesting deeper than Python's stack
-            raise DataFormatError(f"{path}: unreadable JSON ({type(err).__name__}: {str(err)[:80]})") from None
-        if _may_hold_surrogates(text):
-            data = escape_lone_surrogates(data)
-        del text
-        for i, rec in enumerate(data):
+        for i, rec in enumerate(data if first == "[" else _records_of_object(data, path)):
             yield f"{path}: record {i}", rec
         return
     if first != "{":
@@ -214,12 +187,13 @@ def _parses(line: str) -> bool:
 
 
 def _whole_json(path: Path) -> Any:
+    """A JSON file read whole (a list of records, or one pretty-printed object), lone surrogates escaped."""
     text = read_text_file(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg}); expected {ACCEPTED}") from None
-    except (ValueError, RecursionError) as err:
+        raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg}); the file may be truncated") from None
+    except (ValueError, RecursionError) as err:  # an integer of more than 4,300 digits; nesting deeper than Python's stack
         raise DataFormatError(f"{path}: unreadable JSON ({type(err).__name__}: {str(err)[:80]})") from None
     return escape_lone_surrogates(data) if _may_hold_surrogates(text) else data
 

@@ -25,7 +25,9 @@ def open_corpus(spec: str) -> Any:
     path = Path(spec)
     if not path.is_file():
         raise JadeError(f"{spec}: no such corpus file; expected a JSONL or parquet {{\"id\", \"contents\"}} file, a JSON corpus, or synthetic:N")
-    if path.suffix == ".parquet":
+    from jade_env.data.parquet import is_parquet
+
+    if is_parquet(path):
         from jade_env.data.corpora import external_corpus
 
         return external_corpus(path)
