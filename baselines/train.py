@@ -257,6 +257,11 @@ def eval_kwargs_of(args: Args) -> dict:
     return train_kwargs
 
 
+def heldout_kwargs(args: Args, paradigm: Paradigm) -> dict:
+    """The held-out env's keywords: the evaluation's data and the paradigm's fixed workflow, if it has one."""
+    return {**json.loads(args.eval_kwargs), **({"workflow": paradigm.workflow} if paradigm.workflow else {})}
+
+
 def train(args: Args) -> dict:
     """Check every argument and build both envs, then train in the run folder (nothing is written before that)."""
     paradigm = paradigm_of(args)
@@ -267,14 +272,14 @@ def train(args: Args) -> dict:
     check_make_kwargs(env_id, json.loads(args.eval_kwargs))
     if args.wandb and importlib.util.find_spec("wandb") is None:
         start_wandb(args, Path(args.out))  # the one message saying how to install it, before any file is written
-    gym.make(env_id, **json.loads(args.eval_kwargs)).close()  # the held-out data loads (a missing file fails here)
+    heldout = gym.make(env_id, **heldout_kwargs(args, paradigm))  # the held-out data loads (a missing file fails here)
     executors = frozen_executors(args, epsilon=args.epsilon, seed=args.seed + 1) if not paradigm.monolithic else None
     env = make_env(args, env_kwargs, paradigm.roles, executors)
     with RunLock(args.out, f"baselines.train --paradigm {args.paradigm}"):  # one writer per run folder
-        return _train(args, env)
+        return _train(args, env, heldout)
 
 
-def _train(args: Args, env: CandidateActionEnv) -> dict:
+def _train(args: Args, env: CandidateActionEnv, heldout: gym.Env) -> dict:
     import torch
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.callbacks import BaseCallback
@@ -314,7 +319,8 @@ def _train(args: Args, env: CandidateActionEnv) -> dict:
     start_sha = weights_sha256(MaskablePPO.load(start)) if start.exists() else ""
 
     # the learning curve: greedy held-out F1 every --eval-every steps, beside reference agents on the same questions
-    curve = HeldOutCurve(args, paradigm, out) if args.eval_every else None
+    fallback = frozen_executors(args, epsilon=0.0, seed=0) if not paradigm.monolithic else None  # the spec, greedy
+    curve = HeldOutCurve(args, paradigm, out, heldout, fallback) if args.eval_every else None
     wandb_run = start_wandb(args, out) if args.wandb else None
 
     class Log(BaseCallback):
@@ -378,6 +384,7 @@ def _train(args: Args, env: CandidateActionEnv) -> dict:
     if wandb_run is not None:
         wandb_run.finish()
     env.close()
+    heldout.close()
     model_sha = weights_sha256(model)
     eval_config = out / "eval" / "config.json"
     if eval_config.exists() and json.loads(eval_config.read_text()).get("agent_kwargs", {}).get("model_sha256") != model_sha:
@@ -388,12 +395,10 @@ def _train(args: Args, env: CandidateActionEnv) -> dict:
     from baselines.evaluate import evaluate_agent
 
     spec = ExecutorSpec.named(args.spec)
-    fallback = frozen_executors(args, epsilon=0.0, seed=0) if not paradigm.monolithic else None
     agent = DriftRecorder(TrainedTeam(model, roles=paradigm.roles, allow_ds=args.allow_ds, fallback=fallback,
                                       workflows=paradigm.workflows), spec)
-    eval_kwargs = {**json.loads(args.eval_kwargs), **({"workflow": paradigm.workflow} if paradigm.workflow else {})}
     metrics = evaluate_agent(env_id_of(args.env, paradigm), lambda examples: agent, out / "eval", agent_name=f"compact-{args.paradigm}",
-                             agent_kwargs={"model_sha256": model_sha}, env_kwargs=eval_kwargs, progress=False)
+                             agent_kwargs={"model_sha256": model_sha}, env_kwargs=heldout_kwargs(args, paradigm), progress=False)
     summary = {"config": run_config(args), "start_sha256": start_sha, "model_sha256": model_sha,
                "seconds": time.perf_counter() - started, "f1": metrics["f1"], "em": metrics["em"],
                "workflow_distribution": metrics["workflow_distribution"], "executor_drift": agent.drift(), **per_kind(out / "eval")}
@@ -408,14 +413,13 @@ class HeldOutCurve:
 
     REFERENCES = ("rule-planner", "closed-book", "oracle")
 
-    def __init__(self, args: Args, paradigm: Paradigm, out: Path) -> None:
+    def __init__(self, args: Args, paradigm: Paradigm, out: Path, env: gym.Env, fallback: Any) -> None:
         from baselines.evaluate import run_episode
 
         self.run_episode, self.args, self.paradigm = run_episode, args, paradigm
         kwargs = json.loads(args.eval_kwargs)
-        self.env = gym.make(env_id_of(args.env, paradigm), **kwargs, **({"workflow": paradigm.workflow} if paradigm.workflow else {}))
+        self.env, self.fallback = env, fallback  # the held-out env and the greedy frozen executors, owned by the caller
         self.indices = range(min(args.curve_episodes, len(self.env.unwrapped.examples)))
-        self.fallback = frozen_executors(args, epsilon=0.0, seed=0) if not paradigm.monolithic else None
         self.path = out / "curve.csv"
         reference = out / "curve_reference.json"
         if not reference.exists():
