@@ -101,13 +101,9 @@ def _finite(value: object) -> float:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
 
 
-def _shown(value: object, scale: float, digits: int) -> str:
-    """A number for the Markdown table; "–" for none, or for inf/NaN (which the validator refuses, but old rows may hold)."""
-    return f"{value * scale:.{digits}f}" if isinstance(value, int | float) and math.isfinite(value) else "–"
-
-
 def _number(value: object, key: str) -> tuple[str, str]:
-    """(sort value, shown text) of a number cell: scores in percent, counts as they are, "–" for none or inf/NaN."""
+    """(sort value, shown text) of a number, for the page and the Markdown: scores in percent, counts as they are, "–"
+    for none or inf/NaN (which the validator refuses, but old rows may hold)."""
     if value is None or isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return "-1", "–"
     if key in SCORE_COLUMNS:
@@ -241,10 +237,11 @@ def render_markdown(rows: Sequence[dict]) -> str:
             meta = r.get("metadata") or {}
             link = code_link(meta.get("code_link"))
             method = f"[{markdown_cell(r['method'])}](<{link}>)" if link else markdown_cell(r["method"])
+            cells = [_number(meta.get("parameters"), "parameters"), _number(r["em"], "em"), _number(r["f1"], "f1"),
+                     _number(r["sub_em"], "sub_em"), _number(float(r["retrieval_calls"] or 0), "retrieval_calls"),
+                     _number(r["n_missing"], "n_missing"), _number(meta.get("seed"), "seed")]
             out.append(f"| {method} | {markdown_cell(r['paradigm'])} | {markdown_cell(r['model'])} | "
-                       f"{_number(meta.get('parameters'), 'parameters')[1]} | {_shown(r['em'], 100, 1)} | "
-                       f"{_shown(r['f1'], 100, 1)} | {_shown(r['sub_em'], 100, 1)} | {_shown(r['retrieval_calls'] or 0, 1, 2)} | "
-                       f"{_shown(r['n_missing'], 1, 0)} | {_number(meta.get('seed'), 'seed')[1]} | {'★' if r['pareto'] else ''} |")
+                       + " | ".join(shown for _, shown in cells) + f" | {'★' if r['pareto'] else ''} |")
         out.append("")
     return "\n".join(out)
 
