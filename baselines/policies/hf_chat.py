@@ -68,6 +68,14 @@ class Generation:
     finished: bool = True
 
 
+def chat_messages(system: str, user: str, system_role: bool = True) -> list[dict[str, str]]:
+    """The chat messages of one role turn; where the template has no system role (:func:`supports_system_role`), the
+    system text joins the top of the user message."""
+    if system_role:
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return [{"role": "user", "content": f"{system}\n\n{user}" if system else user}]
+
+
 def supports_system_role(tokenizer: Any) -> bool:
     """Whether the chat template renders a system message (some raise on one, some drop it silently)."""
     from jinja2 import TemplateError
@@ -190,10 +198,8 @@ class HFChatPolicy:
 
     # ------------------------------------------------------------------ prompts
     def messages(self, system: str, user: str) -> list[dict[str, str]]:
-        """The chat messages of one turn (the system text joins the user message when the template has no system role)."""
-        if self.system_role:
-            return [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        return [{"role": "user", "content": f"{system}\n\n{user}" if system else user}]
+        """The chat messages of one turn (:func:`chat_messages` for this tokenizer's template)."""
+        return chat_messages(system, user, self.system_role)
 
     def chat_prompt_ids(self, system: str, user: str, prefill: str = "") -> list[int]:
         """Token ids of the chat-templated turn, then ``prefill`` (cut on the left to ``max_prompt_tokens``)."""

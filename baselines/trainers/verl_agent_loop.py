@@ -35,7 +35,7 @@ import gymnasium as gym
 from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetrics, AgentLoopOutput, register
 
 import jade_env  # noqa: F401  (registers the env ids)
-from baselines.policies.hf_chat import supports_system_role
+from baselines.policies.hf_chat import chat_messages, supports_system_role
 from baselines.trainers.samples import GrowingSequence, agent_loop_fields, search_step
 from jade_env.envs.info import decode
 
@@ -56,12 +56,9 @@ def give_env(key: str, env: gym.Env) -> None:
 
 
 def chat_ids(tokenizer: Any, system: str, user: str, system_role: bool = True) -> list[int]:
-    """A role's turn through the chat template (the system text joins the user's where the template has no system role)."""
-    if system_role:
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    else:
-        messages = [{"role": "user", "content": f"{system}\n\n{user}" if system else user}]
-    return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False))
+    """A role's turn through the chat template (:func:`~baselines.policies.hf_chat.chat_messages`)."""
+    return list(tokenizer.apply_chat_template(chat_messages(system, user, system_role), add_generation_prompt=True, tokenize=True,
+                                              return_dict=False))
 
 
 class _JadeLoop(AgentLoopBase):
