@@ -8,6 +8,7 @@ from typing import Any
 from jade_env.envs.base import RAGEnvBase, arguments, check_roles
 from jade_env.roles.ids import ROLES
 from jade_env.workflow.engine import EngineConfig, Episode, FixedPlan
+from jade_env.workflow.presets import resolve_preset
 from jade_env.workflow.rewards import make_reward_config
 
 
@@ -91,12 +92,16 @@ class JadeRAGEnv(RAGEnvBase):
     | `decomposition_depth` | 1 | levels at which the planner may decompose |
     | `strict_format` | True | anything outside the tag makes an output invalid (False: first tag found) |
     | `max_steps` | 40 | hard cap on agent steps per episode |
-    | `reward` | `"jade"` | reward preset; `alpha`, `beta`, `format_penalty`, `outcome`, `placement` override it |
+    | `preset` | `"paper"` | `"paper"` or `"authors_code"` (the released JADE code, :mod:`jade_env.workflow.presets`): the defaults of ¹ |
+    | `reward` ¹ | `"jade"` | reward preset; `alpha`, `beta`, `format_penalty`, `outcome`, `placement`, `free_rounds` override it |
     | `controlled_roles` | all roles | the roles the caller plays; the others are played by `executor` |
     | `executor` | `"scripted"` | the frozen executors: a name of :mod:`jade_env.executors` or an object with `act(role, observation) -> str` |
     | `workflow` | None | a fixed top-level graph such as `"QR,R,DS,AG"` (static joint: the planner is never asked) |
-    | `sub_workflow` | None | a fixed graph for every sub-question (`"R,AG"` when only `workflow` is fixed) |
-    | `few_shot` | False | add one worked example to each role's system text |
+    | `sub_workflow` ¹ | None | a fixed graph for every sub-question (`"R,AG"` when only `workflow` is fixed) |
+    | `few_shot` ¹ | False | add one worked example to each role's system text |
+    | `rewrite_every_subquestion` ¹ | False | QR rewrites every serial sub-question, the first included |
+    | `rewrite_replaces_question` ¹ | False | in a direct chain, DS and AG are asked QR's query instead of the question |
+    | `strict_doc_ids` ¹ | False | DS ids must be written `Document0,Document3`, without spaces |
     | `token_counter` | None | a function text -> number of tokens, to count tokens read and written |
     | `max_text_length` | 32768 | the bound of every text field, at least 16 (longer texts are cut, with a marker) |
 
@@ -113,7 +118,9 @@ class JadeRAGEnv(RAGEnvBase):
     * v0 (jade_env 0.2): one info schema with fixed shapes at every step (lists as JSON text); ``-Decoupled``
       ids default to ``executor="scripted"``; every role's view carries its true depth; the scripted
       decomposer splits composite attributes (three-hop questions); copies and pickles mid-episode;
-      ``sub_workflow``; scored ``TimeLimit`` truncations.
+      ``sub_workflow``; scored ``TimeLimit`` truncations; ``preset="authors_code"`` and its four switches
+      (``rewrite_every_subquestion``, ``rewrite_replaces_question``, ``strict_doc_ids``, ``free_rounds``); the
+      ``jade_broadcast`` reward counts turns as the released code does (``free_rounds=1``).
     * v0 (jade_env 0.1): initial release.
     """
 
@@ -138,27 +145,35 @@ class JadeRAGEnv(RAGEnvBase):
         decomposition_depth: int = 1,
         strict_format: bool = True,
         max_steps: int = 40,
-        reward: str = "jade",
+        preset: str = "paper",
+        reward: str | None = None,
         alpha: float | None = None,
         beta: float | None = None,
         format_penalty: float | None = None,
         outcome: str | None = None,
         placement: str | None = None,
+        free_rounds: int | None = None,
         controlled_roles: Iterable[str] | None = None,
         executor: Any = "scripted",
         workflow: str | Sequence[str] | None = None,
         sub_workflow: str | Sequence[str] | None = None,
-        few_shot: bool = False,
+        few_shot: bool | None = None,
+        rewrite_every_subquestion: bool | None = None,
+        rewrite_replaces_question: bool | None = None,
+        strict_doc_ids: bool | None = None,
         token_counter: Callable[[str], int] | None = None,
         max_text_length: int = 32768,
         render_mode: str | None = None,
     ) -> None:
         init_kwargs = arguments(locals())
-        rewards = make_reward_config(reward, alpha=alpha, beta=beta, format_penalty=format_penalty, outcome=outcome,
-                                     placement=placement)
+        chosen = resolve_preset(preset, reward=reward, sub_workflow=sub_workflow, few_shot=few_shot, strict_doc_ids=strict_doc_ids,
+                                rewrite_every_subquestion=rewrite_every_subquestion,
+                                rewrite_replaces_question=rewrite_replaces_question)
+        rewards = make_reward_config(chosen.pop("reward"), alpha=alpha, beta=beta, format_penalty=format_penalty, outcome=outcome,
+                                     placement=placement, free_rounds=free_rounds)
         self.config = EngineConfig(max_subquestions=max_subquestions, decomposition_depth=decomposition_depth, top_k=top_k,
-                                   strict_format=strict_format, max_steps=max_steps, plan=FixedPlan.from_specs(workflow, sub_workflow),
-                                   few_shot=few_shot, reward=rewards)
+                                   strict_format=strict_format, max_steps=max_steps,
+                                   plan=FixedPlan.from_specs(workflow, chosen.pop("sub_workflow")), reward=rewards, **chosen)
         self.controlled_roles = check_roles(None if controlled_roles is None else tuple(controlled_roles), ROLES)
         self.token_counter = token_counter
         super().__init__(init_kwargs, reward=rewards, controlled_roles=self.controlled_roles, executor=executor)

@@ -28,12 +28,16 @@ import math
 import os
 import sqlite3
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from jade_env.errors import RetrievalError
 from jade_env.retrieval.base import Hit, Retriever
+
+#: how long opening a cache waits for other processes opening or writing it
+OPEN_TIMEOUT_S = 30.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS retrievals (
@@ -101,17 +105,36 @@ class CachedRetriever(Retriever):
         self.hits = self.misses = self.repaired = 0
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + OPEN_TIMEOUT_S
+        while True:
+            try:
+                self._db = self._open()
+                break
+            except sqlite3.OperationalError as err:
+                # processes creating the same new file race for the switch to WAL, for which SQLite returns
+                # "database is locked" at once instead of waiting on its busy timeout: try again until the deadline
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise self._unusable(err) from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as err:
+                raise self._unusable(err) from None
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=OPEN_TIMEOUT_S, check_same_thread=False, isolation_level=None)
         try:
-            self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.execute(SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(retrievals)")}
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(retrievals)")}
             if "checksum" not in columns:  # a cache written before rows had checksums
-                self._db.execute("ALTER TABLE retrievals ADD COLUMN checksum TEXT")
-        except sqlite3.DatabaseError as err:
-            raise RetrievalError(f"{self.path}: not a usable replay-cache database ({err}); "
-                                 "delete it to start a new cache") from None
+                db.execute("ALTER TABLE retrievals ADD COLUMN checksum TEXT")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _unusable(self, err: Exception) -> RetrievalError:
+        return RetrievalError(f"{self.path}: not a usable replay-cache database ({err}); delete it to start a new cache")
 
     def __reduce__(self):
         return (CachedRetriever, (self.inner, self.path, self.replay_only, self.retriever_id, self.corpus_hash))

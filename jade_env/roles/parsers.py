@@ -69,6 +69,7 @@ _TAGS = {t: _tag_pattern(t) for t in ("workflow", "query", "id", "answer", "sear
 _Q_TAG = re.compile("<" + SUBQUESTION_TAG.format(r"(\d+)") + ">(.*?)</" + SUBQUESTION_TAG.format(r"\1") + ">", re.DOTALL)
 _ANY_Q_OPEN = re.compile("<" + SUBQUESTION_TAG.format(r"\d+") + ">")
 _DOC_ID = re.compile(DOCUMENT_ID_PREFIX + r"(\d+)")
+_COMPACT_DOC_IDS = re.compile(rf"{DOCUMENT_ID_PREFIX}\d+(?:,{DOCUMENT_ID_PREFIX}\d+)*")
 
 
 def _extract(text: str, tag: str, strict: bool) -> Parsed[str]:
@@ -185,14 +186,19 @@ def parse_query(text: str, *, input_question: str, strict: bool = True) -> Parse
     return Parsed(True, query)
 
 
-def parse_doc_ids(text: str, *, n_documents: int, strict: bool = True) -> Parsed[tuple[int, ...]]:
-    """Parse ``<id>Document0,Document3</id>`` into document indices; an empty list is valid."""
+def parse_doc_ids(text: str, *, n_documents: int, strict: bool = True, compact: bool = False) -> Parsed[tuple[int, ...]]:
+    """Parse ``<id>Document0,Document3</id>`` into document indices; an empty list is valid.
+
+    ``compact`` (the released JADE code's rule): no white space between the ids, ``Document0, Document3`` is invalid.
+    """
     got = _extract(text, "id", strict)
     if not got.valid:
         return got
     raw = (got.value or "").strip()
     if not raw:
         return Parsed(True, ())
+    if compact and _COMPACT_DOC_IDS.fullmatch(raw) is None:
+        return _invalid(f"{raw[:40]!r} is not a compact id list; expected Document0,Document3 with no spaces")
     indices: list[int] = []
     for item in raw.split(","):
         item = item.strip()

@@ -13,6 +13,12 @@ and the reward. The algorithm is :meth:`Episode._solve`::
         final = AS(question, (sub-question, answer) pairs)
     else:
         query = QR(question) if QR; docs = R(query) if R; docs = DS(docs) if DS; final = AG(question, docs)
+
+Where the JADE authors' released code does otherwise, :class:`EngineConfig` has a switch (all off by
+default; the env's ``preset="authors_code"`` turns them on): ``rewrite_every_subquestion`` (QR rewrites
+every serial sub-question, the first included), ``rewrite_replaces_question`` (in a direct chain, DS and
+AG are asked the rewritten query instead of the question), ``strict_doc_ids`` (DS ids written
+``Document0,Document3`` with no white space).
 """
 
 from __future__ import annotations
@@ -103,8 +109,14 @@ class EngineConfig:
     plan: FixedPlan | None = None
     few_shot: bool = False
     reward: RewardConfig = field(default_factory=RewardConfig)
+    rewrite_every_subquestion: bool = False
+    rewrite_replaces_question: bool = False
+    strict_doc_ids: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("strict_format", "few_shot", "rewrite_every_subquestion", "rewrite_replaces_question", "strict_doc_ids"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name in ("max_subquestions", "top_k", "max_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -149,7 +161,7 @@ class Episode(EpisodeBase):
             pairs: list[tuple[str, str]] = []
             sub_rounds: list[int] = []
             for sub in subquestions:
-                if serial and pairs:  # rewrite with the answers found so far (the first has none to use)
+                if serial and (pairs or self.config.rewrite_every_subquestion):  # rewrite with the answers so far
                     sub = yield from self._rewrite(RoleView("qr", sub, question, history=tuple(pairs), depth=depth + 1))
                 answer, rounds = yield from self._solve(sub, depth + 1)
                 pairs.append((sub, answer))
@@ -167,6 +179,8 @@ class Episode(EpisodeBase):
         documents: list[Hit] = []
         if "R" in workflow:
             documents = yield RetrieveRequest(query, self.config.top_k)
+        if self.config.rewrite_replaces_question:  # the released code: DS and AG are asked the rewritten query
+            question = query
         if "DS" in workflow:
             documents = yield from self._select(question, documents, depth)
         view = RoleView("ag", question, self.example.question, documents=_views(documents), retrieved="R" in workflow, depth=depth)
@@ -215,7 +229,8 @@ class Episode(EpisodeBase):
     def _select(self, question: str, documents: list[Hit], depth: int) -> Generator[Request, Any, list[Hit]]:
         view = RoleView("ds", question, self.example.question, documents=_views(documents), retrieved=True, depth=depth)
         text, record = yield from self._ask(view)
-        parsed = parse_doc_ids(text or "", n_documents=len(documents), strict=self.config.strict_format)
+        parsed = parse_doc_ids(text or "", n_documents=len(documents), strict=self.config.strict_format,
+                               compact=self.config.strict_doc_ids)
         indices = self._judge(record, parsed, tuple(range(len(documents))), text)
         return [documents[i] for i in indices]
 

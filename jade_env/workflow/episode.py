@@ -263,7 +263,7 @@ class EpisodeBase:
         self.prediction, self.truncated = answer, truncated
         score = self._score(answer)
         self.reward_components = reward_components(score, self.example.answers, sum(r.penalty for r in self.records),
-                                                    self.counters.rounds, self.counters.retrieval_calls)
+                                                    self.counters.rounds, self.counters.retrieval_calls, self.reward_config.free_rounds)
         self.reward = global_reward(self.reward_config, self.reward_components)
         self.metrics = score.as_dict()
         self.supporting_title_recall = supporting_title_recall(self.example.supporting_titles, self.retrieved_titles)

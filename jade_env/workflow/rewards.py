@@ -2,7 +2,9 @@
 
 Components, always computed and reported whatever their weight: ``f1``, ``em``, ``sub_em`` of the
 final answer against every gold alias (:mod:`jade_env.scoring`); ``format``, the sum of format
-penalties; ``rounds_cost = min(rounds, 3) / 3``; ``retrieval_cost = min(retrieval_calls, 3) / 3``.
+penalties; ``rounds_cost = min(rounds - free_rounds, 3) / 3`` (``free_rounds`` 0: the paper's
+``min(rounds, 3) / 3``; 1: the released code's ``min(turns - 1, 3) / 3``, a direct answer costing nothing);
+``retrieval_cost = min(retrieval_calls, 3) / 3``.
 
 ``global = outcome - alpha * rounds_cost - beta * retrieval_cost``.
 
@@ -11,7 +13,8 @@ preset              outcome            format      placement    notes
 ==================  =================  ==========  ===========  =============================================
 ``jade``            F1                 -1          terminal     the paper's reward (the default)
 ``jade_broadcast``  F1; EM when the    -2          broadcast    as the paper's released trainer: the global
-                    gold is yes/no                              reward is added to every transition
+                    gold is yes/no                              reward is added to every transition;
+                                                                ``free_rounds=1``
 ``search_r1``       EM                 -1          terminal     Search-R1's outcome reward
 ``mmoa``            F1                 per role    terminal     MMOA-RAG's module penalties: QR -0.5, DS -1,
                                                                 AG -0.5 (other roles -1)
@@ -50,6 +53,7 @@ class RewardConfig:
     beta: float = 0.0
     placement: str = "terminal"
     role_penalties: dict[str, float] = field(default_factory=dict)
+    free_rounds: int = 0
 
     def penalty(self, role: str) -> float:
         """The format penalty an invalid output of ``role`` costs."""
@@ -60,6 +64,8 @@ class RewardConfig:
             raise ValueError(f"reward outcome {self.outcome!r} is unknown; expected one of {', '.join(OUTCOMES)}")
         if self.placement not in PLACEMENTS:
             raise ValueError(f"reward placement {self.placement!r} is unknown; expected one of {', '.join(PLACEMENTS)}")
+        if isinstance(self.free_rounds, bool) or not isinstance(self.free_rounds, int) or not 0 <= self.free_rounds <= 3:
+            raise ValueError(f"free_rounds must be an integer from 0 to 3, got {self.free_rounds!r}")
         weights = {"alpha": self.alpha, "beta": self.beta, "format_penalty": self.format_penalty,
                    **{f"role_penalties[{r!r}]": v for r, v in self.role_penalties.items()}}
         for name, value in weights.items():
@@ -69,7 +75,7 @@ class RewardConfig:
 
 PRESETS: dict[str, RewardConfig] = {
     "jade": RewardConfig(),
-    "jade_broadcast": RewardConfig(outcome="f1_or_em_yes_no", format_penalty=-2.0, placement="broadcast"),
+    "jade_broadcast": RewardConfig(outcome="f1_or_em_yes_no", format_penalty=-2.0, placement="broadcast", free_rounds=1),
     "search_r1": RewardConfig(outcome="em"),
     "mmoa": RewardConfig(role_penalties={"qr": -0.5, "ds": -1.0, "ag": -0.5}),
 }
@@ -87,14 +93,15 @@ def make_reward_config(preset: str = "jade", **overrides: Any) -> RewardConfig:
     return config
 
 
-def reward_components(score: AnswerScore, golds: tuple[str, ...], format_total: float, rounds: int, retrieval_calls: int) -> dict[str, float]:
-    """Every reward component of an ended episode."""
+def reward_components(score: AnswerScore, golds: tuple[str, ...], format_total: float, rounds: int, retrieval_calls: int,
+                      free_rounds: int = 0) -> dict[str, float]:
+    """Every reward component of an ended episode (``free_rounds``: rounds that cost nothing, see the module docstring)."""
     return {
         "f1": score.f1,
         "em": score.em,
         "sub_em": score.sub_em,
         "format": format_total,
-        "rounds_cost": min(rounds, 3) / 3,
+        "rounds_cost": min(max(rounds - free_rounds, 0), 3) / 3,
         "retrieval_cost": min(retrieval_calls, 3) / 3,
         "yes_no_gold": float(is_yes_no(golds)),
     }
