@@ -2,6 +2,11 @@
 
     python benchmarks/lm_ppo_recipe.py --size h200 --out runs/lm_ppo_recipe    # one H200: SmolLM2, bf16, 32 sub-envs
     python benchmarks/lm_ppo_recipe.py --size tiny --out /tmp/lm_ppo_recipe     # CPU, a tiny random model (the test)
+    python benchmarks/lm_ppo_recipe.py --size h200 --setting authors_code        # the released JADE code's setting
+
+``--setting paper`` (the default): the paper's environment and ``--scheme paper``; ``--setting authors_code``: the
+environment's ``preset="authors_code"`` and ``--scheme authors_code`` (reward on every transition, GAE within each),
+for the SFT data as for PPO.
 
 Steps: (1) the rule-planner team's turns on the training questions of Synthetic become an SFT dataset
 (:mod:`baselines.sft_dataset`); (2) for each of ``joint`` and ``decoupled``, :mod:`baselines.ppo_lm` starts
@@ -54,17 +59,23 @@ def model_path(name: str) -> str:
     return str(folder)
 
 
-def recipe(size: str, out: Path) -> list[dict]:
+SETTINGS = ("paper", "authors_code")
+
+
+def recipe(size: str, out: Path, setting: str = "paper") -> list[dict]:
+    if setting not in SETTINGS:
+        raise ValueError(f"setting {setting!r} is unknown; expected one of {', '.join(SETTINGS)}")
     settings = dict(SIZES[size])
     settings["model"] = model_path(settings["model"])
     sft_questions = settings["train_questions"]
-    env_kwargs = {**WORLD, "n": settings["train_questions"] + settings["eval_questions"]}
+    world = {**WORLD, "preset": setting}
+    env_kwargs = {**world, "n": settings["train_questions"] + settings["eval_questions"]}
     started = time.time()
     sft = export_sft_dataset("JadeRAG-Synthetic-v0", "rule-planner", out / "sft.jsonl", range(sft_questions), env_kwargs)
     rows = []
     for mode in ("joint", "decoupled"):
         t0 = time.time()
-        result = train(Args(env_kwargs=WORLD, sft_data=sft["path"], mode=mode, out=str(out / mode), **settings))
+        result = train(Args(env_kwargs=world, scheme=setting, sft_data=sft["path"], mode=mode, out=str(out / mode), **settings))
         sft_losses = json.loads((out / mode / "sft.json").read_text())["losses"]
         after = result.evaluation.get("after", {})
         rows.append({"mode": mode, "sft_loss_first": sft_losses[0], "sft_loss_last": sft_losses[-1],
@@ -77,9 +88,9 @@ def recipe(size: str, out: Path) -> list[dict]:
     for r in rows:
         table.append(f"| {r['mode']} | {r['sft_loss_first']:.3f} → {r['sft_loss_last']:.3f} | {r['f1_before']:.3f} | {r['f1_after']:.3f} "
                      f"| {r['invalid_after']:.3f} | {r['rollout_f1_first']:.3f} → {r['rollout_f1_last']:.3f} | {r['seconds']} |")
-    summary = {"size": size, "settings": settings, "sft": sft, "rows": rows, "seconds": round(time.time() - started, 1)}
+    summary = {"size": size, "setting": setting, "settings": settings, "sft": sft, "rows": rows, "seconds": round(time.time() - started, 1)}
     (out / "table.json").write_text(json.dumps(summary, indent=2))
-    (out / "table.md").write_text("\n".join(table) + f"\n\nsize {size}; total {summary['seconds']} s\n")
+    (out / "table.md").write_text("\n".join(table) + f"\n\nsize {size}, setting {setting}; total {summary['seconds']} s\n")
     print("\n".join(table))
     return rows
 
@@ -87,11 +98,12 @@ def recipe(size: str, out: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="h200")
+    parser.add_argument("--setting", choices=SETTINGS, default="paper", help="the paper's or the released code's (default paper)")
     parser.add_argument("--out", default="runs/lm_ppo_recipe")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    recipe(args.size, out)
+    recipe(args.size, out, args.setting)
 
 
 if __name__ == "__main__":

@@ -177,6 +177,17 @@ def test_the_gpu_recipe_runs_at_tiny_size_on_cpu(tmp_path: Path) -> None:
         assert (tmp_path / mode / "metrics.csv").exists() and (tmp_path / mode / "eval.json").exists()
 
 
+def test_the_gpu_recipe_runs_the_authors_code_setting_at_tiny_size(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("lm_ppo_recipe", ROOT / "benchmarks" / "lm_ppo_recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.recipe("tiny", tmp_path, setting="authors_code")
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert table["setting"] == "authors_code" and all(r["f1_after"] is not None for r in table["rows"])
+    config = json.loads((tmp_path / "joint" / "config.json").read_text())
+    assert config["scheme"] == "authors_code" and config["env_kwargs"]["preset"] == "authors_code"
+
+
 def test_recorded_trajectories_hold_every_prompt_and_export_as_the_sft_dataset(tmp_path: Path) -> None:
     """A run folder's trajectories.jsonl is a chat dataset without a replay: the same examples as playing the agent again."""
     from baselines.evaluate import evaluate
