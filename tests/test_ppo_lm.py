@@ -164,10 +164,16 @@ def test_bad_options_are_one_clear_line(tmp_path: Path) -> None:
         read_sft_dataset(bad)
 
 
-def test_the_gpu_recipe_runs_at_tiny_size_on_cpu(tmp_path: Path) -> None:
+def _recipe_module():
+    """benchmarks/lm_ppo_recipe.py, imported from its file (benchmarks/ is not a package)."""
     spec = importlib.util.spec_from_file_location("lm_ppo_recipe", ROOT / "benchmarks" / "lm_ppo_recipe.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_the_gpu_recipe_runs_at_tiny_size_on_cpu(tmp_path: Path) -> None:
+    module = _recipe_module()
     module.recipe("tiny", tmp_path)  # what `python benchmarks/lm_ppo_recipe.py --size tiny` runs, in this process
     table = json.loads((tmp_path / "table.json").read_text())
     assert [r["mode"] for r in table["rows"]] == ["joint", "decoupled"]
@@ -178,10 +184,7 @@ def test_the_gpu_recipe_runs_at_tiny_size_on_cpu(tmp_path: Path) -> None:
 
 
 def test_the_gpu_recipe_runs_the_authors_code_setting_at_tiny_size(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("lm_ppo_recipe", ROOT / "benchmarks" / "lm_ppo_recipe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.recipe("tiny", tmp_path, setting="authors_code")
+    _recipe_module().recipe("tiny", tmp_path, setting="authors_code")
     table = json.loads((tmp_path / "table.json").read_text())
     assert table["setting"] == "authors_code" and all(r["f1_after"] is not None for r in table["rows"])
     config = json.loads((tmp_path / "joint" / "config.json").read_text())
