@@ -289,8 +289,7 @@ def search_in_process(backend: str, index: Path, query_sets: dict[str, list[str]
             assert batch.size() == len(queries)
             out[name] = {"single_ms": single * 1000, **pct, "batch_qps": len(queries) / batch_s, "n_timed": len(queries),
                          "ids": [[h.docid for h in hits] for hits in results], "scores": [[h.score for h in hits] for hits in results],
-                         "batch_ids": [[h.docid for h in batch.get(str(i))] for i in range(len(queries))],
-                         "raw_single_ms": single * 1000, "raw_batch_qps": len(queries) / batch_s}
+                         "batch_ids": [[h.docid for h in batch.get(str(i))] for i in range(len(queries))]}
     elif backend == "bm25s":
         import bm25s
         import Stemmer
@@ -419,9 +418,9 @@ def write_results(rows: list[dict], command: str, started: str, notes: list[str]
              "Before timing, every backend ran another 1,000-2,000 queries one at a time and batched (JIT and page-cache "
              "warm-up). Agreement is with pyserini's top 10 / top 1 for the same queries. rank_bm25 keeps its index in memory "
              "(the size shown is its pickle) and has no batch call; it was timed on 100 queries. bm25s uses its own tokenizer (English "
-             "stop words, PyStemmer), so its agreement also measures that analyzer's difference from Lucene's. \"pyserini, Java call only\" "
-             "times the same searcher's Java methods without pyserini's Python wrapping of the hits (`searcher.object.search`, "
-             "`searcher.object.batch_search`): the stricter reference. \"if ties by id\" (ours only, not timed): our top 50 "
+             "stop words, PyStemmer), so its agreement also measures that analyzer's difference from Lucene's. Lucene is called through "
+             "pyjnius on Anserini's SimpleSearcher directly (as `retriever=\"lucene\"` does), without pyserini's Python "
+             "wrapping of the hits. \"if ties by id\" (ours only, not timed): our top 50 "
              "re-sorted by (score, passage id string), i.e. the agreement if we broke ties as Anserini does.", "",
              "| corpus | passages | queries | backend | build s | index MB | build peak RSS MB | 1 query ms | p50 ms | p95 ms "
              "| batch q/s | top-10 agree | top-1 agree | top-10 / top-1 if ties by id |",
@@ -454,8 +453,7 @@ def write_results(rows: list[dict], command: str, started: str, notes: list[str]
             continue
         same = [x for x in rows if x["corpus"] == r["corpus"] and x["query_set"] == r["query_set"]]
         ref = next((x for x in same if x["backend"] == "pyserini"), None)
-        raw = next((x for x in same if x["backend"] == "pyserini, Java call only"), None)
-        if ref is None or raw is None:
+        if ref is None:
             continue
         a = r["agree10"]
         verdict = "met, and the 0.99 aim too" if a >= 0.99 else ("met (below the 0.99 aim)" if a >= 0.95 else "MISSED")
@@ -466,8 +464,7 @@ def write_results(rows: list[dict], command: str, started: str, notes: list[str]
             return f"met ({ratio:.2f}x)" if ratio >= 1 else f"MISSED: {ratio:.2f}x, {1 - ratio:.0%} short"
 
         lines.append(f"- {r['corpus']}, {r['query_set']}: agreement {a:.4f} - {verdict}{ties}; throughput {r['batch_qps']:,.0f} q/s "
-                     f"vs pyserini {ref['batch_qps']:,.0f} - {verdict_tp(r['batch_qps'] / ref['batch_qps'])}, vs its Java call only "
-                     f"{raw['batch_qps']:,.0f} - {verdict_tp(r['batch_qps'] / raw['batch_qps'])}"
+                     f"vs pyserini {ref['batch_qps']:,.0f} - {verdict_tp(r['batch_qps'] / ref['batch_qps'])}"
                      f"{'' if r['corpus'].startswith('zipf') else ' (not a target corpus)'}.")
     busiest = max(rows, key=lambda r: r.get("other_cores", 0.0))
     lines += ["", f"Other processes' CPU use while searching (/proc/stat minus our own): at most {busiest.get('other_cores', 0.0):.2f} "
@@ -565,10 +562,6 @@ def main() -> None:
                        "rss_mb": built["rss_mb"], "size_mb": size / 1e6, "other_cores": other_cores,
                        **{k: res[k] for k in ("single_ms", "p50_ms", "p95_ms", "batch_qps", "n_timed")}}
                 rows.append(row)
-                if backend == "pyserini":  # the Java calls alone, without pyserini's Python wrapping of the hits
-                    rows.append({**row, "backend": "pyserini, Java call only", "single_ms": res["raw_single_ms"],
-                                 "batch_qps": res["raw_batch_qps"]})
-                    print(f"    {qs}: Java call only: {res['raw_single_ms']:.2f} ms/query, {res['raw_batch_qps']:,.0f} q/s batched", flush=True)
         if "pyserini" in found:
             for r in rows:
                 if r["corpus"] != name:
