@@ -120,9 +120,9 @@ class CachedRetriever(Retriever):
                 raise self._unusable(err) from None
 
     def _open(self) -> sqlite3.Connection:
+        # the connection's timeout is SQLite's busy timeout, for every statement on it
         db = sqlite3.connect(self.path, timeout=OPEN_TIMEOUT_S, check_same_thread=False, isolation_level=None)
         try:
-            db.execute("PRAGMA busy_timeout=30000")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(retrievals)")}
