@@ -51,6 +51,32 @@ def test_block_max_search_equals_exhaustive_scoring() -> None:
     assert len(everything[0]) == int(r.term_df[r.vocab["w0"]]) and np.all(np.diff(everything[1]) <= 0)
 
 
+def test_long_posting_lists_score_exactly_from_the_kernel_tables() -> None:
+    """Terms in 16,384+ passages are scored from per-query tables (tf 1..16 at each norm) and decoded eight one-byte
+    values at a time: the same top-k and the same float scores as exhaustive scoring, tf above the table included."""
+    if module._kernel is None:
+        pytest.skip("the C kernel was not compiled in this install")
+    rng = np.random.default_rng(2)
+    words = np.array([f"w{i}" for i in range(400)])
+    p = 1.0 / np.arange(1, 401) ** 0.8
+    p /= p.sum()
+    common = np.where(rng.random((20000, 2)) < (0.9, 0.85), ("w0", "w1"), "")  # w0 and w1 in most passages
+    passages = [Passage(f"z{i}", "", " ".join([*rng.choice(words, size=int(rng.integers(4, 14)), p=p), *common[i]]))
+                for i in range(20000)]
+    passages += [Passage(f"long{j}", "", " ".join(["w0"] * (12 + 3 * j) + ["w1"] * j)) for j in range(8)]  # tf 12 .. 33
+    r = BM25Retriever(Corpus(passages, name="long-lists"), cache_dir=False)
+    assert int(r.term_df[r.vocab["w0"]]) >= 16384 and int(r.term_df[r.vocab["w1"]]) >= 16384
+    queries = ["w0", "w0 w1", "w0 w1 w2 w3", "w1 w1 w0", "w0 w399", "w5 w17 w0 w1 w250"]
+    queries += [" ".join(f"w{int(i)}" for i in rng.integers(0, 400, size=int(rng.integers(1, 6)))) + " w0" for _ in range(60)]
+    for q in queries:
+        tids, weights = r.query_terms(q)
+        for k in (1, 10, 100):
+            fast, slow = r.top_docs(q, k), r.exhaustive(tids, weights, k)
+            assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1]), (q, k)
+    top = [h.id for h in r.search(["w0"], 3)[0]]
+    assert all(pid.startswith("long") for pid in top)  # the passages with tf above the table's 16 rank first
+
+
 def test_ties_are_broken_by_passage_id_string() -> None:
     same = [Passage(pid, "", "alpha beta") for pid in ("d9", "d10", "d1", "d2")]
     r = BM25Retriever(Corpus(same, name="ties"), cache_dir=False)

@@ -134,20 +134,41 @@ static inline int block_count(const Index *ix, int64_t t, int64_t b) {
     return b < last ? BLOCK : (int)(ix->term_df[t] - (last - ix->term_blocks[t]) * BLOCK);
 }
 
-/* docs/tfs of block b of term t; 0, or -1 when the block is corrupt */
+/* the high bit of every byte of a 64-bit word; any-zero-byte test (exact as a yes/no answer) */
+#define HIGH_BITS 0x8080808080808080ULL
+#define HAS_ZERO_BYTE(w) (((w) - 0x0101010101010101ULL) & ~(w) & HIGH_BITS)
+
+/* docs/tfs of block b of term t; 0, or -1 when the block is corrupt. Dense postings are mostly one-byte gaps and
+ * tfs: eight of them are taken at once when the next eight bytes all are (no high bit set), the rest one by one. */
 static int decode_block(const Index *ix, int64_t t, int64_t b, int32_t *docs, uint32_t *tfs, int n) {
     const uint8_t *p = ix->postings + ix->block_off[b], *end = ix->postings + ix->block_off[b + 1];
     int64_t doc = b > ix->term_blocks[t] ? ix->block_last[b - 1] : -1;
-    for (int i = 0; i < n; i++) {
+    uint64_t w;
+    for (int i = 0; i < n;) {
+        if (i + 8 <= n && end - p >= 8 && (memcpy(&w, p, 8), !(w & HIGH_BITS))) {
+            if (HAS_ZERO_BYTE(w)) return -1;  /* a zero gap */
+            for (int j = 0; j < 8; j++) { doc += p[j]; docs[i + j] = (int32_t)doc; }
+            if (doc >= ix->n_docs) return -1;  /* documents only increase: the last one is checked */
+            p += 8; i += 8;
+            continue;
+        }
         uint32_t gap;
         if (read_vb(&p, end, &gap) || gap == 0) return -1;
         doc += gap;
         if (doc >= ix->n_docs) return -1;
-        docs[i] = (int32_t)doc;
+        docs[i++] = (int32_t)doc;
     }
     if (doc != ix->block_last[b]) return -1;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n;) {
+        if (i + 8 <= n && end - p >= 8 && (memcpy(&w, p, 8), !(w & HIGH_BITS))) {
+            if (HAS_ZERO_BYTE(w)) return -1;  /* a zero tf */
+            for (int j = 0; j < 8; j++) tfs[i + j] = p[j];
+            p += 8; i += 8;
+            continue;
+        }
         if (read_vb(&p, end, &tfs[i]) || tfs[i] == 0) return -1;
+        i++;
+    }
     return p == end ? 0 : -1;
 }
 
@@ -180,11 +201,28 @@ typedef struct {
     float w;              /* boost * idf */
     float ub;             /* bound in the current window */
     int n, pos, decoded;  /* postings in the decoded block, next one to use */
+    float *tab;           /* long lists: the scores of tf 1..TAB_TF at each norm, tab[(tf - 1) * 256 + norm] (or NULL) */
     int32_t docs[BLOCK];
     uint32_t tfs[BLOCK];
 } Cursor;
 
 static inline float term_score(float w, float x) { return w - w / (1.0f + x); }
+
+/* A term with at least TAB_MIN_DF postings scores them from a table of its scores at tf 1..TAB_TF for each of the
+ * 256 norms, filled at the start of the query (the same float expression: the same scores, without a division
+ * per posting). */
+#define TAB_TF 16
+#define TAB_MIN_DF 16384
+
+static inline float posting_score(const Cursor *c, uint32_t tf, uint8_t norm, const float *norm_inv) {
+    if (c->tab && tf <= TAB_TF) return c->tab[(tf - 1) * 256 + norm];
+    return term_score(c->w, (float)tf * norm_inv[norm]);
+}
+
+static void fill_tab(Cursor *c, const float *norm_inv) {
+    for (uint32_t tf = 1; tf <= TAB_TF; tf++)
+        for (int norm = 0; norm < 256; norm++) c->tab[(tf - 1) * 256 + norm] = term_score(c->w, (float)tf * norm_inv[norm]);
+}
 
 /* the first block of c with block_last >= d (galloping), or b_end */
 static inline int64_t seek_block(const Index *ix, const Cursor *c, int32_t d) {
@@ -278,19 +316,25 @@ static PyObject *kernel_search(PyObject *self, PyObject *args) {
     double *acc = calloc(WINDOW, sizeof(double));
     uint64_t *hit = calloc(WINDOW / 64, sizeof(uint64_t));
     double *rest = calloc((size_t)(n_terms + 1), sizeof(double));
-    if (!cur || !order || !heap || !acc || !hit || !rest) {
-        free(cur); free(order); free(heap); free(acc); free(hit); free(rest);
+    int64_t n_long = 0;
+    for (int64_t i = 0; i < n_terms; i++) n_long += ix->term_df[tids[i]] >= TAB_MIN_DF;
+    float *tabs = malloc(sizeof(float) * 256 * TAB_TF * (size_t)(n_long > 0 ? n_long : 1));
+    if (!cur || !order || !heap || !acc || !hit || !rest || !tabs) {
+        free(cur); free(order); free(heap); free(acc); free(hit); free(rest); free(tabs);
         PyBuffer_Release(&tid_b); PyBuffer_Release(&w_b); PyBuffer_Release(&ni_b); PyBuffer_Release(&rank_b);
         PyBuffer_Release(&od_b); PyBuffer_Release(&os_b);
         return PyErr_NoMemory();
     }
     int n_heap = 0, corrupt = 0;
     Py_BEGIN_ALLOW_THREADS
-    int64_t n_cur = 0;
+    int64_t n_cur = 0, n_tab = 0;
     for (int64_t i = 0; i < n_terms; i++) {
         Cursor *c = &cur[n_cur];
         c->t = tids[i]; c->b = ix->term_blocks[c->t]; c->b_end = ix->term_blocks[c->t + 1]; c->w = weights[i];
-        if (c->w > 0.0f && k > 0) n_cur++;
+        if (!(c->w > 0.0f && k > 0)) continue;
+        c->tab = NULL;
+        if (ix->term_df[c->t] >= TAB_MIN_DF) { c->tab = tabs + 256 * TAB_TF * n_tab++; fill_tab(c, norm_inv); }
+        n_cur++;
     }
     int32_t wmin = 0;
     while (!corrupt && k > 0 && wmin < ix->n_docs) {
@@ -343,8 +387,7 @@ static PyObject *kernel_search(PyObject *self, PyObject *args) {
                 }
                 while (c->pos < c->n && c->docs[c->pos] < wmax) {
                     int32_t d = c->docs[c->pos];
-                    float x = (float)c->tfs[c->pos] * norm_inv[ix->norms[d]];
-                    acc[d - wmin] += (double)term_score(c->w, x);
+                    acc[d - wmin] += (double)posting_score(c, c->tfs[c->pos], ix->norms[d], norm_inv);
                     hit[(d - wmin) >> 6] |= 1ULL << ((d - wmin) & 63);
                     c->pos++;
                 }
@@ -370,7 +413,7 @@ static PyObject *kernel_search(PyObject *self, PyObject *args) {
                     Cursor *c = order[i];
                     int r = advance(ix, c, d);
                     if (r < 0) { corrupt = 1; alive = 0; break; }
-                    if (r) s += (double)term_score(c->w, (float)c->tfs[c->pos] * norm_inv[ix->norms[d]]);
+                    if (r) s += (double)posting_score(c, c->tfs[c->pos], ix->norms[d], norm_inv);
                     alive = can_enter(s + rest[i], full, threshold);
                 }
                 if (!alive) continue;
@@ -387,7 +430,7 @@ static PyObject *kernel_search(PyObject *self, PyObject *args) {
         for (int i = 0; i < n_heap; i++) { out_docs[i] = heap[i].doc; out_scores[i] = heap[i].score; }
     }
     Py_END_ALLOW_THREADS
-    free(cur); free(order); free(heap); free(acc); free(hit); free(rest);
+    free(cur); free(order); free(heap); free(acc); free(hit); free(rest); free(tabs);
     PyBuffer_Release(&tid_b); PyBuffer_Release(&w_b); PyBuffer_Release(&ni_b); PyBuffer_Release(&rank_b);
     PyBuffer_Release(&od_b); PyBuffer_Release(&os_b);
     return PyLong_FromLong(corrupt ? -1 : n_heap);
