@@ -9,13 +9,15 @@ status 2, never as a traceback.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from jade_env import __version__
 from jade_env.errors import JadeError
+
+TYPE_CHECKING = False  # argparse is imported where a parser is built: `jade-rag score ...` needs none (quick_args)
+if TYPE_CHECKING:
+    import argparse
 
 # Subcommands of jade_env itself (name -> module), in the order ``jade-rag --help`` lists them. Subcommands
 # of the baselines and the leaderboard are plug-ins found through the ``jade_rag.commands`` entry points
@@ -32,6 +34,9 @@ COMMAND_MODULES: dict[str, str] = {
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser of every subcommand, or (``only``, one of jade_env's own) of that one alone: then nothing else
     is imported, so ``jade-rag score`` starts as fast as a plain script."""
+    import argparse
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="jade-rag",
         description="Environments, baselines and leaderboard for agentic RAG (JADE, arXiv 2601.21916).",
@@ -53,11 +58,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(first if first in COMMAND_MODULES else None)
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    args = None
+    if first == "score":  # the plain form of the scorer's call, parsed without argparse (same values)
+        from jade_env.commands.score import quick_args
+
+        args = quick_args(argv)
+    if args is None:
+        parser = build_parser(first if first in COMMAND_MODULES else None)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
     try:
         return int(args.func(args) or 0)
     except JadeError as err:

@@ -21,23 +21,31 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from jade_env.data.loaders import first_line, iter_jsonl, read_text_file
 from jade_env.errors import DataFormatError
+from jade_env.records import Record
+
+TYPE_CHECKING = False  # typing is not imported at run time: `jade-rag score` starts without it
+if TYPE_CHECKING:
+    from typing import Any
 
 COST_FIELDS: tuple[str, ...] = ("rounds", "retrieval_calls", "tokens")
 
 
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    """One predicted answer and the cost counters reported with it."""
+class Prediction(Record):
+    """One predicted answer and the cost counters reported with it (a frozen record: :mod:`jade_env.records`)."""
 
+    __slots__ = ("id", "prediction", "costs")
     id: str
     prediction: str
-    costs: dict[str, float] = field(default_factory=dict)
+    costs: dict[str, float]
+
+    def __init__(self, id: str, prediction: str, costs: dict[str, float] | None = None) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "prediction", prediction)
+        object.__setattr__(self, "costs", {} if costs is None else costs)
 
 
 def read_predictions(path: str | Path) -> dict[str, Prediction]:

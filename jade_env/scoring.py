@@ -38,8 +38,9 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+
+from jade_env.records import Record
 
 VARIANTS: tuple[str, ...] = ("hotpotqa", "squad", "jade_authors")
 METRICS: tuple[str, ...] = ("em", "f1", "precision", "recall", "sub_em")
@@ -55,20 +56,28 @@ def normalize_answer(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCT_TABLE)).split())
 
 
-@dataclass(frozen=True, slots=True)
-class AnswerScore:
-    """The metrics of one prediction against its gold aliases."""
+class AnswerScore(Record):
+    """The metrics of one prediction against its gold aliases (a frozen record: :mod:`jade_env.records`)."""
 
+    __slots__ = ("em", "f1", "precision", "recall", "sub_em")
     em: float
     f1: float
     precision: float
     recall: float
     sub_em: float
 
+    def __init__(self, em: float, f1: float, precision: float, recall: float, sub_em: float) -> None:
+        _set(self, "em", em)
+        _set(self, "f1", f1)
+        _set(self, "precision", precision)
+        _set(self, "recall", recall)
+        _set(self, "sub_em", sub_em)
+
     def as_dict(self) -> dict[str, float]:
         return {"em": self.em, "f1": self.f1, "precision": self.precision, "recall": self.recall, "sub_em": self.sub_em}
 
 
+_set = object.__setattr__
 ZERO = AnswerScore(0.0, 0.0, 0.0, 0.0, 0.0)
 
 

@@ -132,3 +132,51 @@ def test_read_predictions_keeps_costs() -> None:
     preds = read_predictions(EXAMPLES / "predictions.jsonl")
     assert preds["ex-4"].costs == {"rounds": 2.0, "retrieval_calls": 2.0, "tokens": 431.0}
     assert preds["ex-1"].prediction == "Canberra"
+
+
+QUICK_FORMS = [
+    ["score", "--gold", "g.json", "--pred", "p.json"],
+    ["score", "--pred", "p.json", "--gold", "g.json", "--json"],
+    ["score", "--gold", "g.json", "--pred", "p.json", "--variant", "squad", "--gold-format", "hotpotqa", "--json"],
+    ["score", "--json", "--variant", "jade_authors", "--gold", "a b.jsonl", "--pred", "ü.jsonl"],
+]
+#: forms the quick parser leaves to argparse (which parses or rejects them)
+ARGPARSE_FORMS = [
+    ["score", "--gold=g.json", "--pred", "p.json"],
+    ["score", "--gold", "g.json", "--pred", "p.json", "--gold", "h.json"],
+    ["score", "--gold", "g.json", "--pred", "p.json", "--variant", "nope"],
+    ["score", "--gold", "g.json"],
+    ["score", "--gold", "g.json", "--pred"],
+    ["score", "--gold", "-", "--pred", "p.json"],
+    ["score", "--gold", "g.json", "--pred", "p.json", "--jso"],
+    ["score", "--gold", "g.json", "--pred", "p.json", "extra"],
+    ["score", "-h"],
+    ["--version", "score"],
+    [],
+]
+
+
+@pytest.mark.parametrize("argv", QUICK_FORMS + ARGPARSE_FORMS, ids=lambda a: " ".join(a) or "empty")
+def test_quick_argument_parsing_gives_what_argparse_gives(argv: list[str]) -> None:
+    """`jade-rag score` parses its plain form without argparse, to the same values; every other form goes to argparse."""
+    from jade_env.cli import build_parser
+    from jade_env.commands.score import quick_args
+
+    quick = quick_args(argv)
+    if argv in ARGPARSE_FORMS:
+        assert quick is None
+        return
+    assert quick is not None and vars(quick) == vars(build_parser("score").parse_args(argv))
+
+
+def test_plain_score_call_imports_no_argparse(shared_data: Path, tmp_path: Path) -> None:
+    """The whole process of the plain call: scored, and none of argparse, dataclasses, typing or hashlib imported."""
+    gold = shared_data / "hotpotqa" / "hotpot_dev_distractor_v1_100.json"
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps({"answer": {d["_id"]: d["answer"] for d in json.loads(gold.read_text())}, "sp": {}}))
+    code = ("import sys; from jade_env.cli import main; status = main(['score', '--gold', sys.argv[1], '--pred', sys.argv[2], '--json']); "
+            "heavy = sorted({'argparse', 'dataclasses', 'typing', 'hashlib', 'inspect', 'shutil'} & set(sys.modules)); "
+            "print(status, heavy, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code, str(gold), str(pred)], capture_output=True, text=True, cwd=REPO, check=True)
+    assert json.loads(out.stdout)["f1"] == 1.0
+    assert out.stderr.strip().splitlines()[-1] == "0 []"

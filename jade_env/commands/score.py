@@ -8,14 +8,26 @@ prediction scores 0; predicted ids that are not in GOLD are reported on stderr a
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import sys
+from types import SimpleNamespace
 
 from jade_env.scoring import METRICS, VARIANTS, score_corpus
 
+TYPE_CHECKING = False  # argparse is imported only to build the parser (see quick_args)
+if TYPE_CHECKING:
+    import argparse
+
+#: the options of the subcommand: flag -> (attribute, takes a value, default)
+OPTIONS: dict[str, tuple[str, bool, object]] = {"--gold": ("gold", True, None), "--pred": ("pred", True, None),
+                                                "--gold-format": ("gold_format", True, None), "--variant": ("variant", True, "hotpotqa"),
+                                                "--json": ("json", False, False)}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    import argparse
+
     p = subparsers.add_parser(
         "score",
         help="score predictions against gold answers (EM, F1, precision, recall, sub_em)",
@@ -30,11 +42,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from jade_env.data import load_examples
+def quick_args(argv: list[str]) -> SimpleNamespace | None:
+    """The parsed arguments of the plain form ``score --gold G --pred P [--gold-format F] [--variant V] [--json]``, each
+    option once and spelled out, no value starting with ``-``; None for anything else (help, ``--gold=G``, a
+    shortened option, an error), which the argparse parser then handles. The same values as that parser gives
+    (tested): the common call starts without importing argparse, gettext, locale and shutil, which would be a
+    third of what ``jade-rag score`` adds to Python's own start-up."""
+    if not argv or argv[0] != "score":
+        return None
+    values = {name: default for name, _, default in OPTIONS.values()}
+    seen: set[str] = set()
+    i = 1
+    while i < len(argv):
+        spec = OPTIONS.get(argv[i])
+        if spec is None or argv[i] in seen:
+            return None
+        seen.add(argv[i])
+        name, takes_value, _ = spec
+        if takes_value:
+            if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+                return None
+            values[name] = argv[i + 1]
+            i += 2
+        else:
+            values[name] = True
+            i += 1
+    if values["gold"] is None or values["pred"] is None or values["variant"] not in VARIANTS:
+        return None
+    return SimpleNamespace(command="score", func=run, **values)
+
+
+def run(args: argparse.Namespace | SimpleNamespace) -> int:
     from jade_env.predictions import read_predictions
 
-    examples = load_examples(args.gold, format=args.gold_format)
+    if os.path.isfile(args.gold):  # the loader alone, without the paragraphs: scoring needs ids and answers
+        from jade_env.data.loaders import load_file
+
+        examples = load_file(args.gold, format=args.gold_format, passages=False)
+    else:  # not a file: the registry says what it is or is not
+        from jade_env.data import load_examples
+
+        examples = load_examples(args.gold, format=args.gold_format)
     predictions = read_predictions(args.pred)
     golds = {e.id: e.answers for e in examples}
     result = score_corpus(

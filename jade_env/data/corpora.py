@@ -21,7 +21,6 @@ import json
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -199,5 +198,5 @@ def attach_corpus(examples: list[Example], corpus_path: str | Path) -> list[Exam
     for e in examples:
         titles = list(dict.fromkeys([p.title for p in e.context] + list(e.supporting_titles)))
         attached = tuple(p for t in titles for p in by_title.get(t, ()))
-        out.append(replace(e, context=attached or e.context))
+        out.append(e.replace(context=attached or e.context))
     return out

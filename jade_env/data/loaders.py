@@ -55,11 +55,14 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
 
 from jade_env.data.parquet import is_parquet, parquet_rows
 from jade_env.data.types import DecompositionStep, Example, Passage, join_sentences, make_passage
 from jade_env.errors import DataFormatError
+
+TYPE_CHECKING = False  # typing is not imported at run time: `jade-rag score` starts without it
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 FORMATS: tuple[str, ...] = ("hotpotqa", "2wiki", "musique", "flashrag", "nq_open", "simple", "verl")
 ON_ERROR = ("raise", "skip")
@@ -74,11 +77,9 @@ class BadRecord(Exception):
 # ------------------------------------------------------------------------------------- reading records
 MAX_LINE_BYTES = 64 << 20  # a JSONL record longer than this is not a question (or a prediction): refused before it is held
 _BOM = b"\xef\xbb\xbf"
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# a high-surrogate escape not followed by a low one, or a low one not preceded by a high one (written to start with the
-# literal "\\u", which the regex engine finds fast: 0.4 ms for HotpotQA's 665 kB dev file)
-_UNPAIRED_SURROGATE_ESCAPE = re.compile(r"\\u[dD](?:[89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-                                        r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD])[c-fC-F][0-9a-fA-F]{2})")
+_LONE_SURROGATE = "[\ud800-\udfff]"  # compiled (and kept by re's cache) only when a file may hold one
+#: a surrogate escape, \\uD800 to \\uDFFF (the pattern starts with the literal "\\u", which the regex engine finds fast)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def open_binary(path: Path, what: str = "a question file") -> BinaryIO:
@@ -128,7 +129,8 @@ def escape_lone_surrogates(value: Any) -> Any:
     every later write and hash fail. The escape keeps what the file said, as visible text.
     """
     if isinstance(value, str):
-        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value) if _LONE_SURROGATE.search(value) else value
+        lone = re.compile(_LONE_SURROGATE)
+        return lone.sub(lambda m: f"\\u{ord(m.group()):04x}", value) if lone.search(value) else value
     if isinstance(value, list):
         return [escape_lone_surrogates(v) for v in value]
     if isinstance(value, dict):
@@ -140,14 +142,19 @@ def _may_hold_surrogates(raw: bytes | str) -> bool:
     """Cheap test on the raw JSON: a surrogate can only come from a ``\\uD800``-``\\uDFFF`` escape.
 
     Text (a whole JSON file) is tested further, since a file with characters beyond U+FFFF is full of escaped
-    surrogate *pairs*, which decode to one character each: when no backslash stands right before a ``\\u`` (then
-    every ``\\u`` starts an escape), the text holds a lone surrogate exactly when a high-surrogate escape is not
+    surrogate *pairs*, which decode to one character each: when no backslash stands right before a surrogate escape's ``\\u`` (then
+    it starts an escape), the text holds a lone surrogate exactly when a high-surrogate escape is not
     followed by a low one, or a low one not preceded by a high one.
     """
     if isinstance(raw, str):
-        if "\\ud" not in raw and "\\uD" not in raw:
-            return False
-        return "\\\\u" in raw or _UNPAIRED_SURROGATE_ESCAPE.search(raw) is not None
+        highs: set[int] = set()
+        lows: set[int] = set()
+        for m in _SURROGATE_ESCAPE.finditer(raw):
+            start = m.start()
+            if start and raw[start - 1] == "\\":  # perhaps an escaped backslash and the text "ud...": decided on the values
+                return True
+            (highs if raw[start + 3] in "89abAB" else lows).add(start)
+        return any(h + 6 not in lows for h in highs) or any(low - 6 not in highs for low in lows)
     return b"\\ud" in raw or b"\\uD" in raw
 
 
@@ -427,14 +434,14 @@ def parse_hotpotqa(rec: dict, ctx: dict) -> Example:
     return Example(
         id=qid, question=_str(rec, "question"), answers=_answers(_answer_field(rec, "answer"), "answer"),
         type=_opt_str(rec, "type"), supporting_titles=_supporting_titles(rec.get("supporting_facts")),
-        context=_hotpot_context(rec.get("context") if rec.get("context") is not None else []),
+        context=_hotpot_context(rec.get("context") if rec.get("context") is not None else []) if ctx["passages"] else (),
         dataset=ctx["dataset"] or ("2wikimultihopqa" if ctx["format"] == "2wiki" else "hotpotqa"), split=ctx["split"],
     )
 
 
 def parse_musique(rec: dict, ctx: dict) -> Example:
     paragraphs = [_paragraph(p, f"paragraphs[{i}]") for i, p in enumerate(_list(rec.get("paragraphs"), "paragraphs"))]
-    context = tuple(make_passage(_opt_str(p, "title"), _opt_str(p, "paragraph_text")) for p in paragraphs)
+    context = tuple(make_passage(_opt_str(p, "title"), _opt_str(p, "paragraph_text")) for p in paragraphs) if ctx["passages"] else ()
     answers = _answers([_str(rec, "answer")] + _list(rec.get("answer_aliases"), "answer_aliases"), "answer_aliases")
     decomposition = _musique_decomposition(rec.get("question_decomposition"), paragraphs, "question_decomposition")
     return Example(
@@ -451,12 +458,13 @@ def parse_flashrag(rec: dict, ctx: dict) -> Example:
     supporting: tuple[str, ...] = ()
     decomposition: tuple[DecompositionStep, ...] = ()
     if "context" in meta:
-        context = _hotpot_context(meta["context"], "metadata.context")
+        context = _hotpot_context(meta["context"], "metadata.context") if ctx["passages"] else ()
         supporting = _supporting_titles(meta.get("supporting_facts"), "metadata.supporting_facts")
     if meta.get("question_decomposition"):
         decomposition = _musique_decomposition(meta["question_decomposition"], None, "metadata.question_decomposition")
         support = [s["support_paragraph"] for s in meta["question_decomposition"] if s.get("support_paragraph") is not None]
-        context = context or tuple(dict.fromkeys(make_passage(_opt_str(p, "title"), _opt_str(p, "paragraph_text")) for p in support))
+        if ctx["passages"]:
+            context = context or tuple(dict.fromkeys(make_passage(_opt_str(p, "title"), _opt_str(p, "paragraph_text")) for p in support))
         supporting = supporting or tuple(dict.fromkeys(_opt_str(p, "title") for p in support))
     qtype = _opt_str(meta, "type", "metadata.type") or (f"{len(decomposition)}hop" if decomposition else "")
     dataset = ctx["dataset"] or _opt_str(rec, "data_source")
@@ -538,8 +546,10 @@ def load_records(
     split: str | None = None,
     data_source: str | None = None,
     corpus_path: str | Path | None = None,
+    passages: bool = True,
 ) -> list[Example]:
-    """The examples of ``(where, record)`` pairs from ``source`` (a file, a dataset object)."""
+    """The examples of ``(where, record)`` pairs from ``source`` (a file, a dataset object). ``passages=False`` leaves
+    every ``context`` empty and does not read the records' paragraphs (``jade-rag score`` needs only ids and answers)."""
     if format is not None and format not in FORMATS:
         raise DataFormatError(f"format={format!r} is unknown; expected one of {', '.join(FORMATS)}")
     if on_error not in ON_ERROR:
@@ -556,7 +566,7 @@ def load_records(
                 raise BadRecord(f"expected a JSON object, got {type(rec).__name__}")
             if data_source is not None and rec.get("data_source") != data_source:
                 continue
-            ctx = {"dataset": dataset or "", "split": split or "", "format": fmt, "stem": stem, "index": index}
+            ctx = {"dataset": dataset or "", "split": split or "", "format": fmt, "stem": stem, "index": index, "passages": passages}
             example = PARSERS[fmt](rec, ctx)
             if example.id in seen:
                 raise BadRecord(f"duplicate id {example.id!r}; each id must appear once")

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from jade_env.errors import DataFormatError
+
+TYPE_CHECKING = False  # typing is not imported at run time: `jade-rag score` starts without it
+if TYPE_CHECKING:
+    from typing import Any
 
 MAGIC = b"PAR1"
 

@@ -1,24 +1,34 @@
 """Plain data types of the hot path: a passage, a question example and its gold decomposition.
 
-They are frozen dataclasses with slots: immutable, hashable, and cheap to create by the hundred
-thousand. Nothing here reads files; the loaders in :mod:`jade_env.data.loaders` build them. A passage's
-id is a content hash (:func:`passage_id`), so the same paragraph has the same id in every file and format.
+They are frozen records with slots: immutable, hashable, compared by value, and cheap to create by the hundred
+thousand. They are written out rather than made with ``@dataclass``, whose import (``inspect``, ``ast``, ``dis``)
+and class set-up would be most of the start-up of ``jade-rag score``; :class:`jade_env.records.Record` gives each the
+behaviour of ``@dataclass(frozen=True, slots=True)``. Nothing here reads files; the
+loaders in :mod:`jade_env.data.loaders` build them. A passage's id is a content hash (:func:`passage_id`), so the
+same paragraph has the same id in every file and format.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from jade_env.records import Record
+
+_set = object.__setattr__
 
 
-@dataclass(frozen=True, slots=True)
-class Passage:
+class Passage(Record):
     """One retrievable paragraph: a stable id, the title of its article, and its text."""
 
+    __slots__ = ("id", "title", "text")
     id: str
     title: str
     text: str
+
+    def __init__(self, id: str, title: str, text: str) -> None:
+        _set(self, "id", id)
+        _set(self, "title", title)
+        _set(self, "text", text)
 
     @property
     def contents(self) -> str:
@@ -27,6 +37,8 @@ class Passage:
 
 
 def passage_id(title: str, text: str) -> str:
+    import hashlib  # here, not at the top: reading a gold file to score it needs no passage ids
+
     return "p" + hashlib.sha1(f"{title}\n{text}".encode()).hexdigest()[:16]
 
 
@@ -46,17 +58,21 @@ def join_sentences(sentences: Sequence[str]) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True, slots=True)
-class DecompositionStep:
+class DecompositionStep(Record):
     """One gold sub-question of a multi-hop question, with its answer and supporting title."""
 
+    __slots__ = ("question", "answer", "support_title")
     question: str
     answer: str
-    support_title: str = ""
+    support_title: str
+
+    def __init__(self, question: str, answer: str, support_title: str = "") -> None:
+        _set(self, "question", question)
+        _set(self, "answer", answer)
+        _set(self, "support_title", support_title)
 
 
-@dataclass(frozen=True, slots=True)
-class Example:
+class Example(Record):
     """One question with everything a dataset knows about it.
 
     ``answers`` holds the gold answer first, then its aliases (never empty). ``type`` is the
@@ -66,15 +82,29 @@ class Example:
     gold sub-questions (MuSiQue, Synthetic). ``dataset`` and ``split`` name where it came from.
     """
 
+    __slots__ = ("id", "question", "answers", "type", "supporting_titles", "context", "decomposition", "dataset", "split")
     id: str
     question: str
     answers: tuple[str, ...]
-    type: str = ""
-    supporting_titles: tuple[str, ...] = ()
-    context: tuple[Passage, ...] = ()
-    decomposition: tuple[DecompositionStep, ...] = ()
-    dataset: str = ""
-    split: str = ""
+    type: str
+    supporting_titles: tuple[str, ...]
+    context: tuple[Passage, ...]
+    decomposition: tuple[DecompositionStep, ...]
+    dataset: str
+    split: str
+
+    def __init__(self, id: str, question: str, answers: tuple[str, ...], type: str = "",
+                 supporting_titles: tuple[str, ...] = (), context: tuple[Passage, ...] = (),
+                 decomposition: tuple[DecompositionStep, ...] = (), dataset: str = "", split: str = "") -> None:
+        _set(self, "id", id)
+        _set(self, "question", question)
+        _set(self, "answers", answers)
+        _set(self, "type", type)
+        _set(self, "supporting_titles", supporting_titles)
+        _set(self, "context", context)
+        _set(self, "decomposition", decomposition)
+        _set(self, "dataset", dataset)
+        _set(self, "split", split)
 
     @property
     def answer(self) -> str:
