@@ -59,6 +59,17 @@ def test_every_real_file_loads_through_load_examples(shared_data: Path, rel: str
     assert load_examples(path, format=fmt) == examples
 
 
+@pytest.mark.parametrize("rel", sorted(REAL_FILES))
+def test_answers_only_reads_the_same_ids_questions_and_answers(shared_data: Path, rel: str) -> None:
+    """What `jade-rag score` reads (load_file(answers_only=True)): every id, question and answer of the full load, in
+    order, and nothing else (no paragraphs, supporting titles or decompositions)."""
+    from jade_env.data.loaders import load_file
+
+    full, lean = load_examples(shared_data / rel), load_file(shared_data / rel, answers_only=True)
+    assert [(e.id, e.question, e.answers, e.dataset) for e in lean] == [(e.id, e.question, e.answers, e.dataset) for e in full]
+    assert not any(e.context or e.supporting_titles or e.decomposition for e in lean)
+
+
 def test_details_of_real_records(shared_data: Path) -> None:
     hp = load_examples(shared_data / "hotpotqa" / "hotpot_dev_distractor_v1_100.json")
     assert len(hp[0].context) == 10 and hp[0].type == "comparison"

@@ -75,10 +75,10 @@ def quick_args(argv: list[str]) -> SimpleNamespace | None:
 def run(args: argparse.Namespace | SimpleNamespace) -> int:
     from jade_env.predictions import read_predictions
 
-    if os.path.isfile(args.gold):  # the loader alone, without the paragraphs: scoring needs ids and answers
+    if os.path.isfile(args.gold):  # the loader alone, reading ids, questions and answers only
         from jade_env.data.loaders import load_file
 
-        examples = load_file(args.gold, format=args.gold_format, passages=False)
+        examples = load_file(args.gold, format=args.gold_format, answers_only=True)
     else:  # not a file: the registry says what it is or is not
         from jade_env.data import load_examples
 

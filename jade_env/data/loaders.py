@@ -433,15 +433,19 @@ def parse_hotpotqa(rec: dict, ctx: dict) -> Example:
     qid = _id(rec.get("_id"), "_id")
     return Example(
         id=qid, question=_str(rec, "question"), answers=_answers(_answer_field(rec, "answer"), "answer"),
-        type=_opt_str(rec, "type"), supporting_titles=_supporting_titles(rec.get("supporting_facts")),
-        context=_hotpot_context(rec.get("context") if rec.get("context") is not None else []) if ctx["passages"] else (),
+        type=_opt_str(rec, "type"), supporting_titles=() if ctx["answers_only"] else _supporting_titles(rec.get("supporting_facts")),
+        context=() if ctx["answers_only"] else _hotpot_context(rec.get("context") if rec.get("context") is not None else []),
         dataset=ctx["dataset"] or ("2wikimultihopqa" if ctx["format"] == "2wiki" else "hotpotqa"), split=ctx["split"],
     )
 
 
 def parse_musique(rec: dict, ctx: dict) -> Example:
+    if ctx["answers_only"]:
+        answers = _answers([_str(rec, "answer")] + _list(rec.get("answer_aliases"), "answer_aliases"), "answer_aliases")
+        return Example(id=_id(rec.get("id"), "id"), question=_str(rec, "question"), answers=answers,
+                       dataset=ctx["dataset"] or "musique", split=ctx["split"])
     paragraphs = [_paragraph(p, f"paragraphs[{i}]") for i, p in enumerate(_list(rec.get("paragraphs"), "paragraphs"))]
-    context = tuple(make_passage(_opt_str(p, "title"), _opt_str(p, "paragraph_text")) for p in paragraphs) if ctx["passages"] else ()
+    context = tuple(make_passage(_opt_str(p, "title"), _opt_str(p, "paragraph_text")) for p in paragraphs)
     answers = _answers([_str(rec, "answer")] + _list(rec.get("answer_aliases"), "answer_aliases"), "answer_aliases")
     decomposition = _musique_decomposition(rec.get("question_decomposition"), paragraphs, "question_decomposition")
     return Example(
@@ -453,18 +457,17 @@ def parse_musique(rec: dict, ctx: dict) -> Example:
 
 
 def parse_flashrag(rec: dict, ctx: dict) -> Example:
-    meta = _dict(rec.get("metadata"), "metadata")
+    meta = {} if ctx["answers_only"] else _dict(rec.get("metadata"), "metadata")
     context: tuple[Passage, ...] = ()
     supporting: tuple[str, ...] = ()
     decomposition: tuple[DecompositionStep, ...] = ()
     if "context" in meta:
-        context = _hotpot_context(meta["context"], "metadata.context") if ctx["passages"] else ()
+        context = _hotpot_context(meta["context"], "metadata.context")
         supporting = _supporting_titles(meta.get("supporting_facts"), "metadata.supporting_facts")
     if meta.get("question_decomposition"):
         decomposition = _musique_decomposition(meta["question_decomposition"], None, "metadata.question_decomposition")
         support = [s["support_paragraph"] for s in meta["question_decomposition"] if s.get("support_paragraph") is not None]
-        if ctx["passages"]:
-            context = context or tuple(dict.fromkeys(make_passage(_opt_str(p, "title"), _opt_str(p, "paragraph_text")) for p in support))
+        context = context or tuple(dict.fromkeys(make_passage(_opt_str(p, "title"), _opt_str(p, "paragraph_text")) for p in support))
         supporting = supporting or tuple(dict.fromkeys(_opt_str(p, "title") for p in support))
     qtype = _opt_str(meta, "type", "metadata.type") or (f"{len(decomposition)}hop" if decomposition else "")
     dataset = ctx["dataset"] or _opt_str(rec, "data_source")
@@ -546,10 +549,11 @@ def load_records(
     split: str | None = None,
     data_source: str | None = None,
     corpus_path: str | Path | None = None,
-    passages: bool = True,
+    answers_only: bool = False,
 ) -> list[Example]:
-    """The examples of ``(where, record)`` pairs from ``source`` (a file, a dataset object). ``passages=False`` leaves
-    every ``context`` empty and does not read the records' paragraphs (``jade-rag score`` needs only ids and answers)."""
+    """The examples of ``(where, record)`` pairs from ``source`` (a file, a dataset object). ``answers_only=True`` reads
+    the ids, questions and answers alone (what ``jade-rag score`` needs): no paragraphs, supporting facts or gold
+    decompositions, which are left empty and unchecked."""
     if format is not None and format not in FORMATS:
         raise DataFormatError(f"format={format!r} is unknown; expected one of {', '.join(FORMATS)}")
     if on_error not in ON_ERROR:
@@ -566,7 +570,7 @@ def load_records(
                 raise BadRecord(f"expected a JSON object, got {type(rec).__name__}")
             if data_source is not None and rec.get("data_source") != data_source:
                 continue
-            ctx = {"dataset": dataset or "", "split": split or "", "format": fmt, "stem": stem, "index": index, "passages": passages}
+            ctx = {"dataset": dataset or "", "split": split or "", "format": fmt, "stem": stem, "index": index, "answers_only": answers_only}
             example = PARSERS[fmt](rec, ctx)
             if example.id in seen:
                 raise BadRecord(f"duplicate id {example.id!r}; each id must appear once")
