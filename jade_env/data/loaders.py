@@ -433,14 +433,14 @@ def parse_hotpotqa(rec: dict, ctx: dict) -> Example:
     qid = _id(rec.get("_id"), "_id")
     return Example(
         id=qid, question=_str(rec, "question"), answers=_answers(_answer_field(rec, "answer"), "answer"),
-        type=_opt_str(rec, "type"), supporting_titles=() if ctx["answers_only"] else _supporting_titles(rec.get("supporting_facts")),
-        context=() if ctx["answers_only"] else _hotpot_context(rec.get("context") if rec.get("context") is not None else []),
+        type=_opt_str(rec, "type"), supporting_titles=() if ctx.get("answers_only") else _supporting_titles(rec.get("supporting_facts")),
+        context=() if ctx.get("answers_only") else _hotpot_context(rec.get("context") if rec.get("context") is not None else []),
         dataset=ctx["dataset"] or ("2wikimultihopqa" if ctx["format"] == "2wiki" else "hotpotqa"), split=ctx["split"],
     )
 
 
 def parse_musique(rec: dict, ctx: dict) -> Example:
-    if ctx["answers_only"]:
+    if ctx.get("answers_only"):
         answers = _answers([_str(rec, "answer")] + _list(rec.get("answer_aliases"), "answer_aliases"), "answer_aliases")
         return Example(id=_id(rec.get("id"), "id"), question=_str(rec, "question"), answers=answers,
                        dataset=ctx["dataset"] or "musique", split=ctx["split"])
@@ -457,7 +457,7 @@ def parse_musique(rec: dict, ctx: dict) -> Example:
 
 
 def parse_flashrag(rec: dict, ctx: dict) -> Example:
-    meta = {} if ctx["answers_only"] else _dict(rec.get("metadata"), "metadata")
+    meta = {} if ctx.get("answers_only") else _dict(rec.get("metadata"), "metadata")
     context: tuple[Passage, ...] = ()
     supporting: tuple[str, ...] = ()
     decomposition: tuple[DecompositionStep, ...] = ()
