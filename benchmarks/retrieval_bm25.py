@@ -337,10 +337,13 @@ def search_in_process(backend: str, index: Path, query_sets: dict[str, list[str]
 
 
 # ============================================================================================ driver
-def busy_cpu_seconds() -> float:
-    """CPU seconds spent by the whole machine so far (every state but idle and iowait), from /proc/stat."""
+def cpu_seconds() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine so far, from /proc/stat: busy is every state but idle, iowait and
+    steal; stolen is the time the hypervisor ran something else while this machine wanted the CPU (on a shared VM it
+    slows every figure here without showing up as any process's load)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields[:7]) - fields[3] - fields[4]) / tick, fields[7] / tick
 
 
 def measured_run(cmd: list[str], env: dict) -> dict:
@@ -468,7 +471,8 @@ def write_results(rows: list[dict], command: str, started: str, notes: list[str]
                      f"{'' if r['corpus'].startswith('zipf') else ' (not a target corpus)'}.")
     busiest = max(rows, key=lambda r: r.get("other_cores", 0.0))
     lines += ["", f"Other processes' CPU use while searching (/proc/stat minus our own): at most {busiest.get('other_cores', 0.0):.2f} "
-              f"cores on average ({busiest['corpus']}, {busiest['backend']})."]
+              f"cores on average ({busiest['corpus']}, {busiest['backend']}); CPU time taken by the hypervisor (steal): at most "
+              f"{max(r.get('stolen_cores', 0.0) for r in rows):.2f} cores on average."]
     lines += [""] + notes
     write_section(SECTION, "\n".join(lines).rstrip() + "\n")
 
@@ -501,7 +505,12 @@ def main() -> None:
     if args.build:
         return build_in_process(args.build, args.corpus, args.index, args.real)
     if args.search:
-        args.out.write_text(json.dumps(search_in_process(args.search, args.index, json.loads(args.queries_file.read_text()))))
+        (_, stolen0), t0 = cpu_seconds(), time.perf_counter()
+        found = search_in_process(args.search, args.index, json.loads(args.queries_file.read_text()))
+        stolen = (cpu_seconds()[1] - stolen0) / (time.perf_counter() - t0)  # the hypervisor's share while this process searched
+        for res in found.values():
+            res["stolen_cores"] = stolen
+        args.out.write_text(json.dumps(found))
         return None
     notes = args.notes_file.read_text().splitlines() if args.notes_file else []
     if args.rewrite:
@@ -543,15 +552,19 @@ def main() -> None:
             print(f"[{name}] {backend}: built in {built['build_s']:.1f} s, {size / 1e6:.0f} MB, peak RSS {built['rss_mb']:.0f} MB; "
                   "searching", flush=True)
             out = folder / f"{backend.replace(' ', '-')}.results.json"
-            busy0, mine0, t0 = busy_cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+            (busy0, stolen0), mine0, t0 = cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
             proc = subprocess.run([sys.executable, __file__, "--search", backend, "--index", str(index), "--queries-file", str(queries_file),
                                    "--out", str(out)], capture_output=True, text=True, env=env)
             if proc.returncode != 0:
                 raise RuntimeError(f"{backend} search failed:\n{proc.stderr[-4000:]}")
             mine1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             own = mine1.ru_utime + mine1.ru_stime - mine0.ru_utime - mine0.ru_stime
-            other_cores = max(0.0, busy_cpu_seconds() - busy0 - own) / (time.perf_counter() - t0)  # other processes' load
-            print(f"    other processes used {other_cores:.2f} cores on average during this search", flush=True)
+            busy1, stolen1 = cpu_seconds()
+            elapsed = time.perf_counter() - t0
+            other_cores = max(0.0, busy1 - busy0 - own) / elapsed  # other processes' load
+            stolen_cores = (stolen1 - stolen0) / elapsed
+            print(f"    other processes used {other_cores:.2f} cores and the hypervisor took {stolen_cores:.2f} (steal) on average "
+                  "during this search", flush=True)
             found[backend] = json.loads(out.read_text())
             for qs, res in found[backend].items():
                 same = float(np.mean([a == b for a, b in zip(res["ids"], res["batch_ids"], strict=True)]))
@@ -559,7 +572,7 @@ def main() -> None:
                       f"{fmt(res['batch_qps'], ',.0f')} q/s batched "
                       f"(batch = one-at-a-time for {same:.1%} of queries)", flush=True)
                 row = {"corpus": name, "passages": passages, "backend": backend, "query_set": qs, "build_s": built["build_s"],
-                       "rss_mb": built["rss_mb"], "size_mb": size / 1e6, "other_cores": other_cores,
+                       "rss_mb": built["rss_mb"], "size_mb": size / 1e6, "other_cores": other_cores, "stolen_cores": stolen_cores,
                        **{k: res[k] for k in ("single_ms", "p50_ms", "p95_ms", "batch_qps", "n_timed")}}
                 rows.append(row)
         if "pyserini" in found:
