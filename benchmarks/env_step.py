@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from results import machine, write_section  # noqa: E402
+from results import Steal, machine, write_section  # noqa: E402
 
 SECTION = "## Environment step overhead"
 clock = time.perf_counter
@@ -123,12 +123,15 @@ def main() -> None:
     dev = shared / "hotpotqa" / "hotpot_dev_distractor_v1_100.json"
     if dev.exists():
         runs.append(("JadeRAG-HotpotQA-v0", {"data_path": str(dev), "corpus": "pooled"}))
+    steal = Steal()
     rows = [measure(env_id, kwargs, args.episodes, args.repeats) for env_id, kwargs in runs]
     query_us = bm25_query_us()
+    stolen = steal.share()
     command = f"python benchmarks/env_step.py --episodes {args.episodes} --repeats {args.repeats}"
     lines = [SECTION, "", f"Measured {datetime.date.today().isoformat()} on {machine()}; command: `{command}` "
              "(agent: `rule-planner`; the agent's own time is excluded; the engine's time includes resets, the first one seeded; "
-             f"the least disturbed of {args.repeats} repeats; load average {Path('/proc/loadavg').read_text().split()[0]} at the end).", "",
+             f"the least disturbed of {args.repeats} repeats; load average {Path('/proc/loadavg').read_text().split()[0]} at the end, "
+             f"CPU steal {stolen:.0%} of the busy time).", "",
              "| env | episodes | agent steps | env steps/s | engine µs/step | retrieval µs/call | share of env time outside retrieval |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:

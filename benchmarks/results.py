@@ -1,4 +1,5 @@
-"""Write one section of benchmarks/RESULTS.md, replacing the section of the same title if present."""
+"""Write one section of benchmarks/RESULTS.md, replacing the section of the same title if present; describe the machine
+and its CPU steal (the time a shared VM's hypervisor takes)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,27 @@ def write_section(title: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + body
     RESULTS.write_text(text)
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine so far, from /proc/stat: busy is every state but idle, iowait and
+    steal; stolen is the time the hypervisor ran something else while this machine wanted the CPU (on a shared VM it
+    slows every figure here without showing up as any process's load)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields[:7]) - fields[3] - fields[4]) / tick, fields[7] / tick
+
+
+class Steal:
+    """The hypervisor's share of the machine's CPU time between ``start()`` and ``share()`` (0 to 1, from /proc/stat)."""
+
+    def __init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        self._busy, self._stolen = cpu_seconds()
+
+    def share(self) -> float:
+        busy, stolen = cpu_seconds()
+        total = (busy - self._busy) + (stolen - self._stolen)
+        return (stolen - self._stolen) / total if total > 0 else 0.0

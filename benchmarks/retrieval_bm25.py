@@ -56,6 +56,8 @@ LUCENE_BACKENDS: dict[str, list[str]] = {"pyserini": [], "pyserini stored": ["-s
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from results import cpu_seconds  # noqa: E402
+
 
 # ============================================================================================ corpora
 def real_corpus():
@@ -337,15 +339,6 @@ def search_in_process(backend: str, index: Path, query_sets: dict[str, list[str]
 
 
 # ============================================================================================ driver
-def cpu_seconds() -> tuple[float, float]:
-    """(busy, stolen) CPU seconds of the whole machine so far, from /proc/stat: busy is every state but idle, iowait and
-    steal; stolen is the time the hypervisor ran something else while this machine wanted the CPU (on a shared VM it
-    slows every figure here without showing up as any process's load)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    tick = os.sysconf("SC_CLK_TCK")
-    return (sum(fields[:7]) - fields[3] - fields[4]) / tick, fields[7] / tick
-
-
 def measured_run(cmd: list[str], env: dict) -> dict:
     """Run ``cmd`` under a wrapper process that has no other child: its RUSAGE_CHILDREN peak is the build's."""
     proc = subprocess.run([sys.executable, __file__, "--measure", "--", *cmd], capture_output=True, text=True, env=env)

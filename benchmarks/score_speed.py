@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from results import machine, write_section  # noqa: E402
+from results import Steal, machine, write_section  # noqa: E402
 
 SECTION = "## Scorer start-up"
 GOLD = HERE.parent.parent / "shared" / "data" / "hotpotqa" / "hotpot_dev_distractor_v1_100.json"
@@ -58,14 +58,17 @@ def main() -> None:
         for command in commands.values():  # warm the page cache and write the bytecode caches
             timed(command)
         loads = [Path("/proc/loadavg").read_text().split()[0]]
+        steal = Steal()
         times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.runs):
             for name, command in commands.items():
                 times[name].append(timed(command))
         loads.append(Path("/proc/loadavg").read_text().split()[0])
+        stolen = steal.share()
     lines = [SECTION, "", f"Measured {datetime.date.today().isoformat()} on {machine()}; command: "
              f"`python benchmarks/score_speed.py --hotpot-script hotpot_evaluate_v1.py --runs {args.runs}` ({args.runs} interleaved "
-             f"runs each, load average {loads[0]} at the start and {loads[1]} at the end). Both score the 103 gold answers of "
+             f"runs each, load average {loads[0]} at the start and {loads[1]} at the end, CPU steal {stolen:.0%} of the busy time). "
+             "Both score the 103 gold answers of "
              "the shared HotpotQA dev file as one whole process.", "",
              "| scorer | median s | min s |", "|---|---:|---:|"]
     for name, values in times.items():
