@@ -41,12 +41,9 @@ def cpu_seconds() -> tuple[float, float]:
 
 
 class Steal:
-    """The hypervisor's share of the machine's CPU time between ``start()`` and ``share()`` (0 to 1, from /proc/stat)."""
+    """The hypervisor's share of the machine's CPU time between its creation and ``share()`` (0 to 1, from /proc/stat)."""
 
     def __init__(self) -> None:
-        self.start()
-
-    def start(self) -> None:
         self._busy, self._stolen = cpu_seconds()
 
     def share(self) -> float:

@@ -26,6 +26,7 @@ from pathlib import Path
 from jade_env.data.loaders import first_line, iter_jsonl, read_text_file
 from jade_env.errors import DataFormatError
 from jade_env.records import Record
+from jade_env.records import set_field as _set
 
 TYPE_CHECKING = False  # typing is not imported at run time: `jade-rag score` starts without it
 if TYPE_CHECKING:
@@ -43,9 +44,9 @@ class Prediction(Record):
     costs: dict[str, float]
 
     def __init__(self, id: str, prediction: str, costs: dict[str, float] | None = None) -> None:
-        object.__setattr__(self, "id", id)
-        object.__setattr__(self, "prediction", prediction)
-        object.__setattr__(self, "costs", {} if costs is None else costs)
+        _set(self, "id", id)
+        _set(self, "prediction", prediction)
+        _set(self, "costs", {} if costs is None else costs)
 
 
 def read_predictions(path: str | Path) -> dict[str, Prediction]:

@@ -4,7 +4,7 @@
 generated code at import: together most of the start-up of ``jade-rag score`` against the official scripts. The
 few types that command needs (:mod:`jade_env.data.types`, :class:`jade_env.scoring.AnswerScore`,
 :class:`jade_env.predictions.Prediction`) subclass :class:`Record` instead and write their ``__init__`` out (with
-``object.__setattr__``, as a frozen dataclass does). A record's fields are its ``__slots__``, in order; it has
+:data:`set_field`, ``object.__setattr__``, as a frozen dataclass does). A record's fields are its ``__slots__``, in order; it has
 keyword or positional construction, ``==`` and ``hash`` over the fields (a record equals only a record of its own
 class), a ``repr`` naming them, assignment refused (:class:`FrozenRecordError`, an ``AttributeError`` as
 ``dataclasses.FrozenInstanceError`` is), pickling and copying, and :meth:`Record.replace`.
@@ -13,6 +13,9 @@ class), a ``repr`` naming them, assignment refused (:class:`FrozenRecordError`, 
 from __future__ import annotations
 
 from operator import attrgetter
+
+#: how a record's ``__init__`` sets its fields (its own ``__setattr__`` refuses assignment)
+set_field = object.__setattr__
 
 
 class FrozenRecordError(AttributeError):

@@ -41,6 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 from jade_env.records import Record
+from jade_env.records import set_field as _set
 
 VARIANTS: tuple[str, ...] = ("hotpotqa", "squad", "jade_authors")
 METRICS: tuple[str, ...] = ("em", "f1", "precision", "recall", "sub_em")
@@ -77,7 +78,6 @@ class AnswerScore(Record):
         return {"em": self.em, "f1": self.f1, "precision": self.precision, "recall": self.recall, "sub_em": self.sub_em}
 
 
-_set = object.__setattr__
 ZERO = AnswerScore(0.0, 0.0, 0.0, 0.0, 0.0)
 
 

@@ -128,13 +128,16 @@ def escape_lone_surrogates(value: Any) -> Any:
     A lone surrogate is not a character: UTF-8 cannot encode it, so a question holding one would make
     every later write and hash fail. The escape keeps what the file said, as visible text.
     """
+    return _escaped(value, re.compile(_LONE_SURROGATE))
+
+
+def _escaped(value: Any, lone: re.Pattern[str]) -> Any:
     if isinstance(value, str):
-        lone = re.compile(_LONE_SURROGATE)
         return lone.sub(lambda m: f"\\u{ord(m.group()):04x}", value) if lone.search(value) else value
     if isinstance(value, list):
-        return [escape_lone_surrogates(v) for v in value]
+        return [_escaped(v, lone) for v in value]
     if isinstance(value, dict):
-        return {escape_lone_surrogates(k): escape_lone_surrogates(v) for k, v in value.items()}
+        return {_escaped(k, lone): _escaped(v, lone) for k, v in value.items()}
     return value
 
 
@@ -431,22 +434,26 @@ def _musique_decomposition(steps: Any, paragraphs: list[dict] | None, name: str)
 # ------------------------------------------------------------------------------------- one parser per format
 def parse_hotpotqa(rec: dict, ctx: dict) -> Example:
     qid = _id(rec.get("_id"), "_id")
+    lean = ctx.get("answers_only")
     return Example(
         id=qid, question=_str(rec, "question"), answers=_answers(_answer_field(rec, "answer"), "answer"),
-        type=_opt_str(rec, "type"), supporting_titles=() if ctx.get("answers_only") else _supporting_titles(rec.get("supporting_facts")),
-        context=() if ctx.get("answers_only") else _hotpot_context(rec.get("context") if rec.get("context") is not None else []),
+        type=_opt_str(rec, "type"), supporting_titles=() if lean else _supporting_titles(rec.get("supporting_facts")),
+        context=() if lean else _hotpot_context(rec.get("context") if rec.get("context") is not None else []),
         dataset=ctx["dataset"] or ("2wikimultihopqa" if ctx["format"] == "2wiki" else "hotpotqa"), split=ctx["split"],
     )
 
 
+def _musique_answers(rec: dict) -> tuple[str, ...]:
+    return _answers([_str(rec, "answer")] + _list(rec.get("answer_aliases"), "answer_aliases"), "answer_aliases")
+
+
 def parse_musique(rec: dict, ctx: dict) -> Example:
     if ctx.get("answers_only"):
-        answers = _answers([_str(rec, "answer")] + _list(rec.get("answer_aliases"), "answer_aliases"), "answer_aliases")
-        return Example(id=_id(rec.get("id"), "id"), question=_str(rec, "question"), answers=answers,
+        return Example(id=_id(rec.get("id"), "id"), question=_str(rec, "question"), answers=_musique_answers(rec),
                        dataset=ctx["dataset"] or "musique", split=ctx["split"])
     paragraphs = [_paragraph(p, f"paragraphs[{i}]") for i, p in enumerate(_list(rec.get("paragraphs"), "paragraphs"))]
     context = tuple(make_passage(_opt_str(p, "title"), _opt_str(p, "paragraph_text")) for p in paragraphs)
-    answers = _answers([_str(rec, "answer")] + _list(rec.get("answer_aliases"), "answer_aliases"), "answer_aliases")
+    answers = _musique_answers(rec)
     decomposition = _musique_decomposition(rec.get("question_decomposition"), paragraphs, "question_decomposition")
     return Example(
         id=_id(rec.get("id"), "id"), question=_str(rec, "question"), answers=answers,

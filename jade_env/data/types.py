@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from jade_env.records import Record
-
-_set = object.__setattr__
+from jade_env.records import set_field as _set
 
 
 class Passage(Record):

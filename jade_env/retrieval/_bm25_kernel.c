@@ -141,6 +141,14 @@ static inline int block_count(const Index *ix, int64_t t, int64_t b) {
 #define HIGH_BITS 0x8080808080808080ULL
 #define HAS_ZERO_BYTE(w) (((w) - 0x0101010101010101ULL) & ~(w) & HIGH_BITS)
 
+/* may values i.. be taken eight at a time? 1: the next eight bytes are eight one-byte values (none of them 0 when
+ * `w` is then tested with HAS_ZERO_BYTE), 0: not (fewer than eight left, or a longer value among them) */
+static inline int eight_one_byte(const uint8_t *p, const uint8_t *end, int i, int n, uint64_t *w) {
+    if (i + 8 > n || end - p < 8) return 0;
+    memcpy(w, p, 8);
+    return !(*w & HIGH_BITS);
+}
+
 /* docs/tfs of block b of term t; 0, or -1 when the block is corrupt. Dense postings are mostly one-byte gaps and
  * tfs: eight of them are taken at once when the next eight bytes all are (no high bit set), the rest one by one. */
 static int decode_block(const Index *ix, int64_t t, int64_t b, int32_t *docs, uint32_t *tfs, int n) {
@@ -148,7 +156,7 @@ static int decode_block(const Index *ix, int64_t t, int64_t b, int32_t *docs, ui
     int64_t doc = b > ix->term_blocks[t] ? ix->block_last[b - 1] : -1;
     uint64_t w;
     for (int i = 0; i < n;) {
-        if (i + 8 <= n && end - p >= 8 && (memcpy(&w, p, 8), !(w & HIGH_BITS))) {
+        if (eight_one_byte(p, end, i, n, &w)) {
             if (HAS_ZERO_BYTE(w)) return -1;  /* a zero gap */
             for (int j = 0; j < 8; j++) { doc += p[j]; docs[i + j] = (int32_t)doc; }
             if (doc >= ix->n_docs) return -1;  /* documents only increase: the last one is checked */
@@ -163,7 +171,7 @@ static int decode_block(const Index *ix, int64_t t, int64_t b, int32_t *docs, ui
     }
     if (doc != ix->block_last[b]) return -1;
     for (int i = 0; i < n;) {
-        if (i + 8 <= n && end - p >= 8 && (memcpy(&w, p, 8), !(w & HIGH_BITS))) {
+        if (eight_one_byte(p, end, i, n, &w)) {
             if (HAS_ZERO_BYTE(w)) return -1;  /* a zero tf */
             for (int j = 0; j < 8; j++) tfs[i + j] = p[j];
             p += 8; i += 8;
@@ -279,6 +287,11 @@ static int advance(const Index *ix, Cursor *c, int32_t d) {
 static int cmp_ub(const void *a, const void *b) {
     float x = (*(Cursor *const *)a)->ub, y = (*(Cursor *const *)b)->ub;
     return x < y ? -1 : (x > y);
+}
+
+/* below this, a bound is sure to fail can_enter: about 16 float ulps under the threshold (-inf while the heap fills) */
+static inline double reject_below(int full, float threshold) {
+    return full && threshold > 0.0f ? (double)threshold * (1.0 - 1e-6) : -HUGE_VAL;
 }
 
 /* may a document whose score is at most `bound` (a double sum) still enter the heap? */
@@ -404,7 +417,7 @@ static PyObject *kernel_search(PyObject *self, PyObject *args) {
          * double comparison; the exact test decides the others. Both change only when the heap does. */
         full = n_heap == k;
         threshold = full ? heap[0].score : 0.0f;
-        double reject = full && threshold > 0.0f ? (double)threshold * (1.0 - 1e-6) : -HUGE_VAL;
+        double reject = reject_below(full, threshold);
         for (int word = 0; word < WINDOW / 64 && !corrupt; word++) {
             uint64_t bits = hit[word];
             hit[word] = 0;
@@ -430,7 +443,7 @@ static PyObject *kernel_search(PyObject *self, PyObject *args) {
                 else if (below(heap[0], e)) { heap[0] = e; sift_down(heap, k, 0); }
                 full = n_heap == k;
                 threshold = full ? heap[0].score : 0.0f;
-                reject = full && threshold > 0.0f ? (double)threshold * (1.0 - 1e-6) : -HUGE_VAL;
+                reject = reject_below(full, threshold);
             }
         }
         wmin = wmax;
