@@ -243,3 +243,51 @@ def test_pettingzoo_max_cycles_caps_the_agent_steps() -> None:
     assert steps == 2
     with pytest.raises(ValueError, match="disagree"):
         jade_env.team_env("synthetic", max_cycles=2, max_steps=5, **SYN)
+
+
+def _spoil(value: dict) -> None:
+    """Overwrite every value of a returned dict in place, nested dicts included."""
+    for key, item in value.items():
+        if isinstance(item, dict):
+            _spoil(item)
+        else:
+            value[key] = "spoiled"
+
+
+@pytest.mark.parametrize("env_id", ["JadeRAG-Synthetic-v0", "JadeRAG-Synthetic-Monolithic-v0"])
+def test_changing_a_returned_info_or_observation_changes_nothing_that_follows(env_id: str) -> None:
+    """Infos start from a kept per-question dict and observations from a kept per-request one: what a caller does to
+    the dicts it was given must not reach the next step, the next episode or another env."""
+    from baselines.agents import make_agent
+
+    team = make_agent("rule-planner")
+
+    def act(obs: dict) -> str:
+        if obs["role"] != "agent":
+            return team.act(obs["role"], obs)
+        documents = json.loads(obs["fields"])["documents"]  # the search agent: search once, then answer
+        return f"<answer>{documents[0]['title']}</answer>" if documents else f"<search>{obs['question']}</search>"
+
+    def play(env, spoil: bool) -> list:
+        seen = []
+        for seed in (0, 1, 0, 0, 2):  # seed 0 three times: the same questions and requests again
+            obs, info = env.reset(seed=seed)
+            done = False
+            while True:
+                seen.append(copy.deepcopy((obs, info)))
+                if done:
+                    break
+                action = act(obs)
+                if spoil:
+                    _spoil(obs)
+                    _spoil(info)
+                obs, _, terminated, truncated, info = env.step(action)
+                done = terminated or truncated
+            if spoil:
+                _spoil(obs)
+                _spoil(info)
+        return seen
+
+    clean = play(gym.make(env_id, **SYN), spoil=False)
+    assert play(gym.make(env_id, **SYN), spoil=True) == clean
+    assert play(gym.make(env_id, **SYN), spoil=False) == clean  # nothing the spoiled env kept at module level leaked

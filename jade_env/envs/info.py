@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -96,60 +97,89 @@ def parsed_list(role: str, value: Any) -> list:
     return list(value)
 
 
+@lru_cache(maxsize=4096)
+def _parsed_text(role: str, value: Any) -> str:
+    """``action_parsed``: the JSON text of :func:`parsed_list`, kept for the values seen again (a workflow, a fallback)."""
+    return _text(parsed_list(role, value))
+
+
+def parsed_text(role: str, value: Any) -> str:
+    try:
+        return _parsed_text(role, value)
+    except TypeError:  # an unhashable value (a list)
+        return _text(parsed_list(role, value))
+
+
+def _start(example: Any, question_index: int) -> dict[str, Any]:
+    """The info of an episode's ``reset``: every key, in :data:`INFO_KEYS` order, with the values a step starts from."""
+    return {
+        "question_id": example.id, "question_index": question_index, "role": "", "action_raw": "", "action_chars": 0,
+        "action_parsed": "[]", "valid": True, "message": "", "penalty": 0.0, "executor_steps": "[]", "retrieved_ids": "[]",
+        "retrieved_titles": "[]", "counters": None, "workflow": "", "episode_end": False, "truncated": False, "prediction": "",
+        "gold_answers": "[]", "metrics": None, "reward_components": None, "global_reward": 0.0, "supporting_title_recall": 0.0,
+        "n_supporting_titles": len(set(example.supporting_titles)), "transition_rewards": "[]", "transition_roles": "[]",
+    }
+
+
+class _Starts:
+    """The :func:`_start` dict of each (example, question index) seen lately: a step copies it and sets what changed."""
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[int, int], tuple[Any, dict[str, Any]]] = {}  # (id(example), index) -> (example, start)
+
+    def __call__(self, example: Any, question_index: int) -> dict[str, Any]:
+        kept = self._kept.get((id(example), question_index))
+        if kept is not None and kept[0] is example:
+            return kept[1].copy()
+        start = _start(example, question_index)
+        if len(self._kept) >= self.SIZE:
+            self._kept.clear()
+        self._kept[(id(example), question_index)] = (example, start)
+        return start.copy()
+
+
+_starts = _Starts()
+
+
 def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | None,
               executor_records: Sequence[StepRecord]) -> dict[str, Any]:
     """The info of the step that gave ``record`` (None after ``reset``), the executors having played ``executor_records``."""
     example = episode.example
-    if record is None:
-        role, raw, parsed, valid, message, penalty = "", "", "[]", True, "", 0.0
-        retrieved_ids: list[str] = []
-        retrieved_titles: list[str] = []
-    else:
-        role, raw, valid, message, penalty = record.role, record.raw, record.valid, record.message, float(record.penalty)
-        parsed = _text(parsed_list(role, record.parsed))
+    info = _starts(example, question_index)
+    if record is not None:
+        role, raw = record.role, record.raw
+        info["role"] = role
+        info["action_raw"] = raw if len(raw) <= MAX_RECORDED_ACTION_CHARS else raw[:MAX_RECORDED_ACTION_CHARS]
+        info["action_chars"] = len(raw)
+        info["action_parsed"] = parsed_text(role, record.parsed)
+        info["valid"], info["message"], info["penalty"] = record.valid, record.message, float(record.penalty)
         retrieved_ids, retrieved_titles = record.retrieved_ids, record.retrieved_titles
+    else:
+        retrieved_ids = retrieved_titles = []
     if executor_records:
         retrieved_ids = [*retrieved_ids, *(i for r in executor_records for i in r.retrieved_ids)]
         retrieved_titles = [*retrieved_titles, *(t for r in executor_records for t in r.retrieved_titles)]
-        executor_steps = to_json([{"role": r.role, "valid": r.valid, "message": r.message, "penalty": float(r.penalty)}
-                                  for r in executor_records])
-    else:
-        executor_steps = "[]"
+        info["executor_steps"] = to_json([{"role": r.role, "valid": r.valid, "message": r.message, "penalty": float(r.penalty)}
+                                          for r in executor_records])
+    if retrieved_ids:
+        info["retrieved_ids"], info["retrieved_titles"] = _text(retrieved_ids), _text(retrieved_titles)
+    info["counters"] = episode.counters.as_dict()
+    info["workflow"] = episode.top_workflow
+    info["metrics"] = episode.current_metrics()
     if episode.pending is not None:
-        end, truncated, prediction, gold, components, reward, recall = False, False, episode.current_answer, "[]", None, 0.0, 0.0
-        rewards = roles = "[]"
+        info["prediction"] = episode.current_answer
+        info["reward_components"] = _NO_COMPONENTS.copy()
     else:  # the end: what only the end knows
-        end, truncated, prediction, gold = True, episode.truncated, episode.prediction or "", _text(list(example.answers))
-        components, reward = episode.reward_components, float(episode.reward or 0.0)
-        recall = float(episode.supporting_title_recall or 0.0)
-        rewards, roles = _floats_text(episode.transition_rewards()), _text([r.role for r in episode.records])
-    return {
-        "question_id": example.id,
-        "question_index": question_index,
-        "role": role,
-        "action_raw": raw if len(raw) <= MAX_RECORDED_ACTION_CHARS else raw[:MAX_RECORDED_ACTION_CHARS],
-        "action_chars": len(raw),
-        "action_parsed": parsed,
-        "valid": valid,
-        "message": message,
-        "penalty": penalty,
-        "executor_steps": executor_steps,
-        "retrieved_ids": _text(retrieved_ids),
-        "retrieved_titles": _text(retrieved_titles),
-        "counters": episode.counters.as_dict(),
-        "workflow": episode.top_workflow,
-        "episode_end": end,
-        "truncated": truncated,
-        "prediction": prediction,
-        "gold_answers": gold,
-        "metrics": episode.current_metrics(),
-        "reward_components": dict(components or _NO_COMPONENTS),
-        "global_reward": reward,
-        "supporting_title_recall": recall,
-        "n_supporting_titles": len(set(example.supporting_titles)),
-        "transition_rewards": rewards,
-        "transition_roles": roles,
-    }
+        info["episode_end"], info["truncated"], info["prediction"] = True, episode.truncated, episode.prediction or ""
+        info["gold_answers"] = _text(list(example.answers))
+        info["reward_components"] = dict(episode.reward_components or _NO_COMPONENTS)
+        info["global_reward"] = float(episode.reward or 0.0)
+        info["supporting_title_recall"] = float(episode.supporting_title_recall or 0.0)
+        info["transition_rewards"] = _floats_text(episode.transition_rewards())
+        info["transition_roles"] = _text([r.role for r in episode.records])
+    return info
 
 
 def decode(info: dict[str, Any]) -> dict[str, Any]:

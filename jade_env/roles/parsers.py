@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 from jade_env.roles.ids import DIRECT_ORDER, MODULE_CODES
@@ -113,7 +114,19 @@ def parse_workflow(text: str, *, allowed: frozenset[str] | None = None, strict: 
 
 
 def check_workflow(modules: tuple[str, ...], *, allowed: frozenset[str] | None = None) -> Parsed[tuple[str, ...]]:
-    """The workflow rules on a sequence of module codes (used by the parser and for ``workflow=`` keywords)."""
+    """The workflow rules on a sequence of module codes (used by the parser and for ``workflow=`` keywords).
+
+    A pure function of its arguments, kept for the workflows seen again (a planner writes few distinct ones): the
+    result is shared between calls, and, like every parse result, never changed.
+    """
+    try:
+        return _check_workflow(modules, allowed)
+    except TypeError:  # an unhashable code (a caller's list): checked without the cache
+        return _check_workflow.__wrapped__(modules, allowed)
+
+
+@lru_cache(maxsize=1024)
+def _check_workflow(modules: tuple[str, ...], allowed: frozenset[str] | None) -> Parsed[tuple[str, ...]]:
     if not modules:
         return _invalid("empty workflow; expected comma-separated modules such as R,AG")
     unknown = [m for m in modules if m not in MODULE_CODES]

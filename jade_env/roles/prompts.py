@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from jade_env.retrieval.base import Hit
 from jade_env.roles.parsers import MAX_ANSWER_WORDS, MAX_QUERY_WORDS
 
 MODULE_DESCRIPTIONS: dict[str, str] = {
@@ -31,7 +32,8 @@ MODULE_DESCRIPTIONS: dict[str, str] = {
 
 @dataclass(slots=True)
 class DocumentView:
-    """A retrieved document as shown to a role."""
+    """A document as shown to a role: what a view needs of it (the engine shows its frozen retrieval hits, which have the
+    same three attributes, as they are)."""
 
     id: str
     title: str
@@ -51,7 +53,7 @@ class RoleView:
     role: str
     question: str
     original_question: str
-    documents: tuple[DocumentView, ...] = ()
+    documents: tuple[DocumentView | Hit, ...] = ()
     history: tuple[tuple[str, str], ...] = ()
     modules: tuple[str, ...] = ()
     depth: int = 0
@@ -82,7 +84,7 @@ def fields_of(observation: Mapping[str, Any]) -> dict[str, Any]:
     return fields if isinstance(fields, dict) else {}
 
 
-def _documents(docs: Sequence[DocumentView]) -> str:
+def _documents(docs: Sequence[DocumentView | Hit]) -> str:
     if not docs:
         return "(no documents)"
     return "\n".join(f"Document{i} (Title: {d.title}) {d.text}" for i, d in enumerate(docs))

@@ -39,7 +39,7 @@ from jade_env.roles.parsers import (
     parse_subquestions,
     parse_workflow,
 )
-from jade_env.roles.prompts import DocumentView, RoleView, render, view_fields
+from jade_env.roles.prompts import RoleView, render, view_fields
 from jade_env.workflow.episode import (
     MAX_FALLBACK_ANSWER_CHARS,
     ActRequest,
@@ -136,6 +136,7 @@ class Episode(EpisodeBase):
         self.step_cap = config.max_steps
         self.nodes: list[tuple[str, str]] = []  # the global record of (sub-question, answer)
         self.workflows: list[tuple[int, tuple[str, ...]]] = []  # (depth, workflow) in the order chosen
+        self._top_workflow = ""
         super().__init__(example, config.reward, token_counter)
 
     def _init_args(self) -> tuple:
@@ -144,7 +145,7 @@ class Episode(EpisodeBase):
     @property
     def top_workflow(self) -> str:
         """The top-level workflow chosen, as ``"QR,R,DS,AG"`` (empty before the planner acted)."""
-        return ",".join(self.workflows[0][1]) if self.workflows else ""
+        return self._top_workflow
 
     # ---------------------------------------------------------------- the algorithm
     def _run(self) -> Generator[Request, Any, None]:
@@ -201,7 +202,7 @@ class Episode(EpisodeBase):
     def _plan(self, question: str, depth: int) -> Generator[Request, Any, tuple[str, ...]]:
         fixed = self.config.plan.at(depth) if self.config.plan is not None else None
         if fixed is not None:
-            self.workflows.append((depth, fixed))
+            self._chose(depth, fixed)
             return fixed
         may_decompose = depth < self.config.decomposition_depth
         allowed, shown = _PLANNER_MODULES[may_decompose]
@@ -210,8 +211,13 @@ class Episode(EpisodeBase):
         text, record = yield from self._ask(view)
         parsed = parse_workflow(text or "", allowed=allowed, strict=self.config.strict_format)
         workflow = self._judge(record, parsed, ("QDS",) if may_decompose else ("R", "AG"), text)
-        self.workflows.append((depth, workflow))
+        self._chose(depth, workflow)
         return workflow
+
+    def _chose(self, depth: int, workflow: tuple[str, ...]) -> None:
+        if not self.workflows:
+            self._top_workflow = ",".join(workflow)
+        self.workflows.append((depth, workflow))
 
     def _decompose(self, question: str, serial: bool, depth: int) -> Generator[Request, Any, tuple[str, ...]]:
         view = RoleView("qds" if serial else "qdp", question, self.example.question, depth=depth,
@@ -258,9 +264,10 @@ def _plain_request(role: str, question: str, original_question: str, modules: tu
     view = RoleView(role, question, original_question, modules=modules, depth=depth, max_subquestions=max_subquestions,
                     retrieved=retrieved)
     system, user = render(role, view, few_shot=few_shot)
-    return ActRequest(role, question, system, user, view_fields(view))
+    return ActRequest(role, question, system, user, view_fields(view), shared=True)
 
 
-def _views(hits: Sequence[Hit]) -> tuple[DocumentView, ...]:
-    return tuple(DocumentView(h.id, h.title, h.text) for h in hits)
+def _views(hits: Sequence[Hit]) -> tuple[Hit, ...]:
+    """The documents a role is shown: the hits themselves (frozen; a view reads their ``id``, ``title`` and ``text``)."""
+    return tuple(hits)
 

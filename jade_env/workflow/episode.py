@@ -44,7 +44,8 @@ class ActRequest:
     ``fields`` is a JSON-compatible mapping (the observation's ``fields``); ``question`` is the current
     target question (the original or a sub-question). Requests, views and parse results are made at every
     step and never changed: they are plain slotted dataclasses, not frozen ones, which cost four times as
-    much to create.
+    much to create. ``shared`` marks a request made once and asked again by every episode on the same question
+    (the planner's, the decomposer's): renderers keep its observation for as long as they can.
     """
 
     role: str
@@ -52,6 +53,7 @@ class ActRequest:
     system: str
     user: str
     fields: Mapping[str, Any]
+    shared: bool = False
 
 
 @dataclass(slots=True)
