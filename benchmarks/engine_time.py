@@ -1,12 +1,17 @@
 """Engine time per agent step, comparable across versions of jade_env: reset + step with the BM25 search time taken out.
 
-    PYTHONPATH=TREE python benchmarks/engine_time.py [--episodes 300]
+    PYTHONPATH=TREE python benchmarks/engine_time.py [--episodes 300] [--replay]
 
 Only public names that every version since 0.1 has are used (``gym.make``, ``baselines.agents.team.make_agent``,
 ``BM25Retriever.search``), so the same script times an older checkout: run it alternately with ``PYTHONPATH`` set to
 each tree, in fresh processes, and compare the minima (the machine's load moves single runs by tens of percent). The
 rule-planner plays Synthetic (300 questions) and the HotpotQA dev file of ../shared/data; its own time is excluded.
 Prints one JSON line.
+
+``--replay`` times the engine alone, without what runs around it in training: the agent plays the episodes once,
+then they are replayed (best of 7) with the agent's actions given again and every search answered from its recorded
+hits, so that neither the agent nor retrieval runs between steps (their work evicts the engine's code and data from
+the CPU caches, which more than doubles its time per step; the first mode keeps that cost, as a training loop has it).
 """
 
 from __future__ import annotations
@@ -23,10 +28,17 @@ from baselines.agents.team import make_agent
 from jade_env.retrieval import bm25
 
 SEARCH_SECONDS = [0.0]
+#: --replay: (retriever, queries, k) -> the hits recorded when the agent played
+RECORDED: dict | None = None
 _search = bm25.BM25Retriever.search
 
 
 def _timed_search(self, queries, k):
+    if RECORDED is not None:
+        key = (id(self), tuple(queries), k)
+        if key not in RECORDED:
+            RECORDED[key] = _search(self, queries, k)
+        return RECORDED[key]
     started = time.perf_counter()
     try:
         return _search(self, queries, k)
@@ -58,12 +70,43 @@ def engine_us_per_step(env_id: str, kwargs: dict, episodes: int) -> tuple[float,
     return (env_seconds - SEARCH_SECONDS[0]) / steps * 1e6, steps
 
 
+def replayed_us_per_step(env_id: str, kwargs: dict, episodes: int, repeats: int = 7) -> tuple[float, int]:
+    global RECORDED
+    RECORDED = {}
+    env = gym.make(env_id, **kwargs)
+    agent = make_agent("rule-planner", env.unwrapped.examples)
+    n = len(env.unwrapped.examples)
+    played = []  # the agent's actions, episode by episode
+    for episode in range(episodes):
+        obs, info = env.reset(seed=episode, options={"index": episode % n})
+        actions, done = [], False
+        while not done:
+            actions.append(agent.act(obs["role"], obs))
+            obs, reward, terminated, truncated, info = env.step(actions[-1])
+            done = terminated or truncated
+        played.append(actions)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for episode, actions in enumerate(played):
+            env.reset(seed=episode, options={"index": episode % n})
+            for action in actions:
+                env.step(action)
+        best = min(best, time.perf_counter() - started)
+    env.close()
+    RECORDED = None
+    steps = sum(map(len, played))
+    return best / steps * 1e6, steps
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=300)
+    parser.add_argument("--replay", action="store_true", help="time replays of the episodes, without the agent or retrieval")
     args = parser.parse_args()
     hotpot = Path(__file__).resolve().parents[2] / "shared" / "data" / "hotpotqa" / "hotpot_dev_distractor_v1_100.json"
-    syn = engine_us_per_step("JadeRAG-Synthetic-v0", {"n": 300}, args.episodes)
-    hp = engine_us_per_step("JadeRAG-HotpotQA-v0", {"data_path": str(hotpot)}, args.episodes)
+    measure = replayed_us_per_step if args.replay else engine_us_per_step
+    syn = measure("JadeRAG-Synthetic-v0", {"n": 300}, args.episodes)
+    hp = measure("JadeRAG-HotpotQA-v0", {"data_path": str(hotpot)}, args.episodes)
     print(json.dumps({"synthetic_us_per_step": round(syn[0], 1), "synthetic_steps": syn[1],
                       "hotpotqa_us_per_step": round(hp[0], 1), "hotpotqa_steps": hp[1]}))
