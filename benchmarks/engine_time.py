@@ -49,23 +49,34 @@ def _timed_search(self, queries, k):
 bm25.BM25Retriever.search = _timed_search
 
 
-def engine_us_per_step(env_id: str, kwargs: dict, episodes: int) -> tuple[float, int]:
-    env = gym.make(env_id, **kwargs)
+def play(env, episodes: int, played: list | None = None) -> tuple[float, int]:
+    """The rule-planner plays ``episodes`` episodes: the env's seconds (reset and step) and the agent steps; the actions
+    of each episode are appended to ``played`` when given."""
     agent = make_agent("rule-planner", env.unwrapped.examples)
     n = len(env.unwrapped.examples)
-    env_seconds, steps, SEARCH_SECONDS[0] = 0.0, 0, 0.0
+    env_seconds, steps = 0.0, 0
     for episode in range(episodes):
+        actions = []
         started = time.perf_counter()
         obs, info = env.reset(seed=episode, options={"index": episode % n})
         env_seconds += time.perf_counter() - started
         while True:
-            action = agent.act(obs["role"], obs)
+            actions.append(agent.act(obs["role"], obs))
             started = time.perf_counter()
-            obs, reward, terminated, truncated, info = env.step(action)
+            obs, reward, terminated, truncated, info = env.step(actions[-1])
             env_seconds += time.perf_counter() - started
             steps += 1
             if terminated or truncated:
                 break
+        if played is not None:
+            played.append(actions)
+    return env_seconds, steps
+
+
+def engine_us_per_step(env_id: str, kwargs: dict, episodes: int) -> tuple[float, int]:
+    env = gym.make(env_id, **kwargs)
+    SEARCH_SECONDS[0] = 0.0
+    env_seconds, steps = play(env, episodes)
     env.close()
     return (env_seconds - SEARCH_SECONDS[0]) / steps * 1e6, steps
 
@@ -74,17 +85,9 @@ def replayed_us_per_step(env_id: str, kwargs: dict, episodes: int, repeats: int 
     global RECORDED
     RECORDED = {}
     env = gym.make(env_id, **kwargs)
-    agent = make_agent("rule-planner", env.unwrapped.examples)
     n = len(env.unwrapped.examples)
-    played = []  # the agent's actions, episode by episode
-    for episode in range(episodes):
-        obs, info = env.reset(seed=episode, options={"index": episode % n})
-        actions, done = [], False
-        while not done:
-            actions.append(agent.act(obs["role"], obs))
-            obs, reward, terminated, truncated, info = env.step(actions[-1])
-            done = terminated or truncated
-        played.append(actions)
+    played: list[list[str]] = []
+    _, steps = play(env, episodes, played)
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
@@ -95,7 +98,6 @@ def replayed_us_per_step(env_id: str, kwargs: dict, episodes: int, repeats: int 
         best = min(best, time.perf_counter() - started)
     env.close()
     RECORDED = None
-    steps = sum(map(len, played))
     return best / steps * 1e6, steps
 
 

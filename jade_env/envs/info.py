@@ -50,6 +50,7 @@ from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
+from jade_env.envs.kept import KeptByIdentity
 from jade_env.envs.observation import to_json
 from jade_env.workflow.episode import MAX_RECORDED_ACTION_CHARS, EpisodeBase, StepRecord
 from jade_env.workflow.rewards import REWARD_COMPONENTS
@@ -110,10 +111,11 @@ def parsed_text(role: str, value: Any) -> str:
         return _text(parsed_list(role, value))
 
 
-def _start(example: Any, question_index: int) -> dict[str, Any]:
-    """The info of an episode's ``reset``: every key, in :data:`INFO_KEYS` order, with the values a step starts from."""
+def _start(example: Any) -> dict[str, Any]:
+    """The info of an episode's ``reset`` on ``example``: every key, in :data:`INFO_KEYS` order, with the values a step
+    starts from (``question_index`` is set by each step)."""
     return {
-        "question_id": example.id, "question_index": question_index, "role": "", "action_raw": "", "action_chars": 0,
+        "question_id": example.id, "question_index": 0, "role": "", "action_raw": "", "action_chars": 0,
         "action_parsed": "[]", "valid": True, "message": "", "penalty": 0.0, "executor_steps": "[]", "retrieved_ids": "[]",
         "retrieved_titles": "[]", "counters": None, "workflow": "", "episode_end": False, "truncated": False, "prediction": "",
         "gold_answers": "[]", "metrics": None, "reward_components": None, "global_reward": 0.0, "supporting_title_recall": 0.0,
@@ -121,33 +123,20 @@ def _start(example: Any, question_index: int) -> dict[str, Any]:
     }
 
 
-class _Starts:
-    """The :func:`_start` dict of each (example, question index) seen lately: a step copies it and sets what changed."""
-
-    SIZE = 4096
-
-    def __init__(self) -> None:
-        self._kept: dict[tuple[int, int], tuple[Any, dict[str, Any]]] = {}  # (id(example), index) -> (example, start)
-
-    def __call__(self, example: Any, question_index: int) -> dict[str, Any]:
-        kept = self._kept.get((id(example), question_index))
-        if kept is not None and kept[0] is example:
-            return kept[1].copy()
-        start = _start(example, question_index)
-        if len(self._kept) >= self.SIZE:
-            self._kept.clear()
-        self._kept[(id(example), question_index)] = (example, start)
-        return start.copy()
-
-
-_starts = _Starts()
+#: the :func:`_start` dict of each example seen lately: a step copies it and sets what changed
+_starts = KeptByIdentity(4096)
 
 
 def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | None,
               executor_records: Sequence[StepRecord]) -> dict[str, Any]:
     """The info of the step that gave ``record`` (None after ``reset``), the executors having played ``executor_records``."""
     example = episode.example
-    info = _starts(example, question_index)
+    start = _starts.get(example)
+    if start is None:
+        start = _start(example)
+        _starts.put(example, start)
+    info = start.copy()
+    info["question_index"] = question_index
     if record is not None:
         role, raw = record.role, record.raw
         info["role"] = role

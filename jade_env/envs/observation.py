@@ -18,6 +18,7 @@ from typing import Any
 
 from gymnasium import spaces
 
+from jade_env.envs.kept import KeptByIdentity
 from jade_env.errors import JadeError
 from jade_env.spaces import UnicodeText
 from jade_env.workflow.episode import ActRequest, EpisodeBase
@@ -75,26 +76,31 @@ class FieldsEncoder:
         if type(question) is not str or type(documents) is not list or type(depth) is not int or type(limit) is not int:
             return to_json(fields)
         parts = []
-        kept = self._documents
         for d in documents:
-            if type(d) is not dict or tuple(d) != _DOCUMENT_KEYS:
+            part = self._document(d)
+            if part is None:
                 return to_json(fields)
-            pid, title, text = d["id"], d["title"], d["text"]
-            if type(pid) is not str or type(title) is not str or type(text) is not str:
-                return to_json(fields)
-            cached = kept.get(pid)
-            if cached is not None and cached[1] == text and cached[0] == title:
-                parts.append(cached[2])
-                continue
-            part = f'{{"id": {encode_basestring(pid)}, "title": {encode_basestring(title)}, "text": {encode_basestring(text)}}}'
-            if len(kept) >= self.cache_size:
-                kept.clear()
-            kept[pid] = (title, text, part)
             parts.append(part)
         history, modules = fields["history"], fields["modules"]
         return (f'{{"original_question": {encode_basestring(question)}, "documents": [{", ".join(parts)}], '
                 f'"history": {to_json(history) if history else "[]"}, "modules": {to_json(modules) if modules else "[]"}, '
                 f'"depth": {depth}, "max_subquestions": {limit}}}')
+
+    def _document(self, d: Any) -> str | None:
+        """The JSON of one document of the fields (None: not a plain ``{id, title, text}`` of strings)."""
+        if type(d) is not dict or tuple(d) != _DOCUMENT_KEYS:
+            return None
+        pid, title, text = d["id"], d["title"], d["text"]
+        if type(pid) is not str or type(title) is not str or type(text) is not str:
+            return None
+        cached = self._documents.get(pid)
+        if cached is not None and cached[1] == text and cached[0] == title:
+            return cached[2]
+        part = f'{{"id": {encode_basestring(pid)}, "title": {encode_basestring(title)}, "text": {encode_basestring(text)}}}'
+        if len(self._documents) >= self.cache_size:
+            self._documents.clear()
+        self._documents[pid] = (title, text, part)
+        return part
 
 
 def bounded_json(fields: Any, limit: int, encode: Any = to_json) -> str:
@@ -154,36 +160,28 @@ class ObservationRenderer:
     requests never push out the shared ones.
     """
 
-    SHARED_CACHE_SIZE = 4096
-    RECENT_CACHE_SIZE = 64
-
     def __init__(self, max_text_length: int) -> None:
         self.max_text_length = check_text_length(max_text_length)
         self.encode_fields = FieldsEncoder()
-        self._shared: dict[int, tuple[ActRequest, dict[str, str]]] = {}  # id(request) -> (request, observation)
-        self._recent: dict[int, tuple[ActRequest, dict[str, str]]] = {}
+        self._shared, self._recent = KeptByIdentity(4096), KeptByIdentity(64)  # request -> its observation
 
     def __call__(self, episode: EpisodeBase | None) -> dict[str, str]:
         pending = episode.pending if episode is not None else None
         if not isinstance(pending, ActRequest):
             question = episode.example.question if episode is not None else ""
             return {"role": "", "system": "", "user": "", "question": cut(question, self.max_text_length), "fields": "{}"}
-        cache = self._shared if pending.shared else self._recent
-        kept = cache.get(id(pending))
-        if kept is not None and kept[0] is pending:
-            return kept[1].copy()
-        limit = self.max_text_length
-        system, user, question = pending.system, pending.user, pending.question
-        obs = {
-            "role": pending.role,
-            "system": system if len(system) <= limit else cut(system, limit),
-            "user": user if len(user) <= limit else cut(user, limit),
-            "question": question if len(question) <= limit else cut(question, limit),
-            "fields": bounded_json(pending.fields, limit, self.encode_fields),
-        }
-        if len(cache) >= (self.SHARED_CACHE_SIZE if pending.shared else self.RECENT_CACHE_SIZE):
-            cache.clear()
-        cache[id(pending)] = (pending, obs)
+        kept = self._shared if pending.shared else self._recent
+        obs = kept.get(pending)
+        if obs is None:
+            limit = self.max_text_length
+            obs = {
+                "role": pending.role,
+                "system": cut(pending.system, limit),
+                "user": cut(pending.user, limit),
+                "question": cut(pending.question, limit),
+                "fields": bounded_json(pending.fields, limit, self.encode_fields),
+            }
+            kept.put(pending, obs)
         return obs.copy()
 
     def __deepcopy__(self, memo: dict) -> ObservationRenderer:
