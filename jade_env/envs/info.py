@@ -51,7 +51,7 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from jade_env.envs.kept import KeptByIdentity
-from jade_env.envs.observation import to_json
+from jade_env.roles.prompts import to_json
 from jade_env.workflow.episode import MAX_RECORDED_ACTION_CHARS, EpisodeBase, StepRecord
 from jade_env.workflow.rewards import REWARD_COMPONENTS
 
@@ -111,19 +111,20 @@ def parsed_text(role: str, value: Any) -> str:
         return _text(parsed_list(role, value))
 
 
-def _start(example: Any) -> dict[str, Any]:
-    """The info of an episode's ``reset`` on ``example``: every key, in :data:`INFO_KEYS` order, with the values a step
-    starts from (``question_index`` is set by each step)."""
-    return {
+def _start(example: Any) -> tuple[dict[str, Any], str]:
+    """The info of an episode's ``reset`` on ``example`` (every key, in :data:`INFO_KEYS` order, with the values a step
+    starts from; ``question_index`` is set by each step), and the JSON text of its gold answers (for the last step)."""
+    start = {
         "question_id": example.id, "question_index": 0, "role": "", "action_raw": "", "action_chars": 0,
         "action_parsed": "[]", "valid": True, "message": "", "penalty": 0.0, "executor_steps": "[]", "retrieved_ids": "[]",
         "retrieved_titles": "[]", "counters": None, "workflow": "", "episode_end": False, "truncated": False, "prediction": "",
         "gold_answers": "[]", "metrics": None, "reward_components": None, "global_reward": 0.0, "supporting_title_recall": 0.0,
         "n_supporting_titles": len(set(example.supporting_titles)), "transition_rewards": "[]", "transition_roles": "[]",
     }
+    return start, _text(list(example.answers))
 
 
-#: the :func:`_start` dict of each example seen lately: a step copies it and sets what changed
+#: the :func:`_start` of each example seen lately: a step copies the dict and sets what changed
 _starts = KeptByIdentity(4096)
 
 
@@ -131,11 +132,11 @@ def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | No
               executor_records: Sequence[StepRecord]) -> dict[str, Any]:
     """The info of the step that gave ``record`` (None after ``reset``), the executors having played ``executor_records``."""
     example = episode.example
-    start = _starts.get(example)
-    if start is None:
-        start = _start(example)
-        _starts.put(example, start)
-    info = start.copy()
+    kept = _starts.get(example)
+    if kept is None:
+        kept = _start(example)
+        _starts.put(example, kept)
+    info = kept[0].copy()
     info["question_index"] = question_index
     if record is not None:
         role, raw = record.role, record.raw
@@ -162,7 +163,7 @@ def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | No
         info["reward_components"] = _NO_COMPONENTS.copy()
     else:  # the end: what only the end knows
         info["episode_end"], info["truncated"], info["prediction"] = True, episode.truncated, episode.prediction or ""
-        info["gold_answers"] = _text(list(example.answers))
+        info["gold_answers"] = kept[1]
         info["reward_components"] = dict(episode.reward_components or _NO_COMPONENTS)
         info["global_reward"] = float(episode.reward or 0.0)
         info["supporting_title_recall"] = float(episode.supporting_title_recall or 0.0)

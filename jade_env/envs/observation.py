@@ -13,13 +13,12 @@ dropped, never the JSON text itself.
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring
 from typing import Any
 
 from gymnasium import spaces
 
-from jade_env.envs.kept import KeptByIdentity
 from jade_env.errors import JadeError
+from jade_env.roles.prompts import to_json
 from jade_env.spaces import UnicodeText
 from jade_env.workflow.episode import ActRequest, EpisodeBase
 
@@ -28,11 +27,6 @@ CUT_MARKER = "\n[... cut to max_text_length ...]"
 #: the smallest allowed ``max_text_length``: room for a role name and an empty ``fields`` object
 MIN_TEXT_LENGTH = 16
 ROLE_LENGTH = 16
-#: ``json.dumps(value, ensure_ascii=False)``, without building an encoder at every call (the same settings, the same text)
-to_json = json.JSONEncoder(ensure_ascii=False).encode
-#: the keys of the team's fields (:func:`jade_env.roles.prompts.view_fields`), in their order
-TEAM_FIELD_KEYS = ("original_question", "documents", "history", "modules", "depth", "max_subquestions")
-_DOCUMENT_KEYS = ("id", "title", "text")
 
 
 def observation_space(max_text_length: int) -> spaces.Dict:
@@ -56,57 +50,9 @@ def cut(text: str, limit: int) -> str:
     return text[: limit - len(CUT_MARKER)] + CUT_MARKER
 
 
-class FieldsEncoder:
-    """``json.dumps(fields, ensure_ascii=False)``, the same text, faster for the team's fields.
-
-    A retrieved passage is shown again and again (to DS then AG, to every episode on the same question), and its
-    text is most of the JSON: the JSON of each document is kept (by passage id, checked against the title and
-    text, at most ``cache_size`` of them) and joined. Any other fields (another schema, other types) take
-    ``json.dumps``'s own path.
-    """
-
-    def __init__(self, cache_size: int = 4096) -> None:
-        self.cache_size = cache_size
-        self._documents: dict[str, tuple[str, str, str]] = {}  # passage id -> (title, text, its JSON)
-
-    def __call__(self, fields: Any) -> str:
-        if type(fields) is not dict or tuple(fields) != TEAM_FIELD_KEYS:
-            return to_json(fields)
-        question, documents, depth, limit = fields["original_question"], fields["documents"], fields["depth"], fields["max_subquestions"]
-        if type(question) is not str or type(documents) is not list or type(depth) is not int or type(limit) is not int:
-            return to_json(fields)
-        parts = []
-        for d in documents:
-            part = self._document(d)
-            if part is None:
-                return to_json(fields)
-            parts.append(part)
-        history, modules = fields["history"], fields["modules"]
-        return (f'{{"original_question": {encode_basestring(question)}, "documents": [{", ".join(parts)}], '
-                f'"history": {to_json(history) if history else "[]"}, "modules": {to_json(modules) if modules else "[]"}, '
-                f'"depth": {depth}, "max_subquestions": {limit}}}')
-
-    def _document(self, d: Any) -> str | None:
-        """The JSON of one document of the fields (None: not a plain ``{id, title, text}`` of strings)."""
-        if type(d) is not dict or tuple(d) != _DOCUMENT_KEYS:
-            return None
-        pid, title, text = d["id"], d["title"], d["text"]
-        if type(pid) is not str or type(title) is not str or type(text) is not str:
-            return None
-        cached = self._documents.get(pid)
-        if cached is not None and cached[1] == text and cached[0] == title:
-            return cached[2]
-        part = f'{{"id": {encode_basestring(pid)}, "title": {encode_basestring(title)}, "text": {encode_basestring(text)}}}'
-        if len(self._documents) >= self.cache_size:
-            self._documents.clear()
-        self._documents[pid] = (title, text, part)
-        return part
-
-
-def bounded_json(fields: Any, limit: int, encode: Any = to_json) -> str:
-    """``fields`` as JSON of at most ``limit`` characters (see the module docstring); ``"{}"`` at worst.
-    ``encode`` gives the JSON text of the whole ``fields`` (``json.dumps``'s, or a :class:`FieldsEncoder`)."""
-    text = encode(fields)
+def bounded_json(fields: Any, limit: int) -> str:
+    """``fields`` as JSON of at most ``limit`` characters (see the module docstring); ``"{}"`` at worst."""
+    text = to_json(fields)
     if len(text) <= limit:
         return text
     lo, hi = 0, max(_longest_string(fields), 1)  # the largest cap on every string that still fits
@@ -153,36 +99,20 @@ def _drop_last_item(fields: dict[str, Any]) -> bool:
 
 
 class ObservationRenderer:
-    """Renders the observation of an episode's pending request, once per request (the executor and the step share it).
-
-    Observations are kept by request: those of shared requests (:attr:`ActRequest.shared`, asked again by every episode
-    on the same question) in a large cache, the others (asked once, by one episode) in a small one, so that one-off
-    requests never push out the shared ones.
-    """
+    """Renders the observation of an episode's pending request within ``max_text_length`` (the executor and the step
+    both ask for it; a request's texts are made once by the episode, so rendering is choosing or cutting them)."""
 
     def __init__(self, max_text_length: int) -> None:
         self.max_text_length = check_text_length(max_text_length)
-        self.encode_fields = FieldsEncoder()
-        self._shared, self._recent = KeptByIdentity(4096), KeptByIdentity(64)  # request -> its observation
 
     def __call__(self, episode: EpisodeBase | None) -> dict[str, str]:
         pending = episode.pending if episode is not None else None
-        if not isinstance(pending, ActRequest):
+        limit = self.max_text_length
+        if type(pending) is not ActRequest:
             question = episode.example.question if episode is not None else ""
-            return {"role": "", "system": "", "user": "", "question": cut(question, self.max_text_length), "fields": "{}"}
-        kept = self._shared if pending.shared else self._recent
-        obs = kept.get(pending)
-        if obs is None:
-            limit = self.max_text_length
-            obs = {
-                "role": pending.role,
-                "system": cut(pending.system, limit),
-                "user": cut(pending.user, limit),
-                "question": cut(pending.question, limit),
-                "fields": bounded_json(pending.fields, limit, self.encode_fields),
-            }
-            kept.put(pending, obs)
-        return obs.copy()
-
-    def __deepcopy__(self, memo: dict) -> ObservationRenderer:
-        return ObservationRenderer(self.max_text_length)
+            return {"role": "", "system": "", "user": "", "question": cut(question, limit), "fields": "{}"}
+        system, user, question, fields = pending.system, pending.user, pending.question, pending.fields
+        if len(system) > limit or len(user) > limit or len(question) > limit or len(fields) > limit:
+            system, user, question = cut(system, limit), cut(user, limit), cut(question, limit)
+            fields = bounded_json(json.loads(fields), limit)
+        return {"role": pending.role, "system": system, "user": user, "question": question, "fields": fields}

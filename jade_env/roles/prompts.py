@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from json.encoder import encode_basestring
 from typing import Any
 
 from jade_env.retrieval.base import Hit
@@ -71,6 +72,52 @@ def view_fields(view: RoleView) -> dict[str, Any]:
         "depth": view.depth,
         "max_subquestions": view.max_subquestions,
     }
+
+
+#: ``json.dumps(value, ensure_ascii=False)``, without building an encoder at every call (the same settings, the same text)
+to_json = json.JSONEncoder(ensure_ascii=False).encode
+#: the JSON text of each document shown lately, by passage id: (title, text, its JSON); emptied when full
+_DOCUMENT_JSON: dict[str, tuple[str, str, str]] = {}
+_DOCUMENT_JSON_SIZE = 4096
+
+
+def fields_text(view: RoleView) -> str:
+    """``json.dumps(view_fields(view), ensure_ascii=False)``, the same text, made without the intermediate dict.
+
+    A retrieved passage is shown again and again (to DS then AG, to every episode on the same question), and its text is
+    most of the JSON: the JSON of each document is kept by passage id (checked against its title and text) and joined.
+    """
+    parts = []
+    for d in view.documents:
+        pid, title, text = d.id, d.title, d.text
+        kept = _DOCUMENT_JSON.get(pid) if type(pid) is str else None
+        if kept is not None and kept[1] == text and kept[0] == title:
+            parts.append(kept[2])
+            continue
+        if type(pid) is not str or type(title) is not str or type(text) is not str:
+            return to_json(view_fields(view))
+        part = f'{{"id": {encode_basestring(pid)}, "title": {encode_basestring(title)}, "text": {encode_basestring(text)}}}'
+        if len(_DOCUMENT_JSON) >= _DOCUMENT_JSON_SIZE:
+            _DOCUMENT_JSON.clear()
+        _DOCUMENT_JSON[pid] = (title, text, part)
+        parts.append(part)
+    question, depth, limit = view.original_question, view.depth, view.max_subquestions
+    if type(question) is not str or type(depth) is not int or type(limit) is not int:
+        return to_json(view_fields(view))
+    history = _pairs_text(view.history)
+    modules = to_json(list(view.modules)) if view.modules else "[]"
+    return (f'{{"original_question": {encode_basestring(question)}, "documents": [{", ".join(parts)}], '
+            f'"history": {history}, "modules": {modules}, "depth": {depth}, "max_subquestions": {limit}}}')
+
+
+def _pairs_text(pairs: Sequence[tuple[str, str]]) -> str:
+    """The JSON text of the (sub-question, answer) pairs, as ``json.dumps`` writes a list of two-string lists."""
+    if not pairs:
+        return "[]"
+    try:
+        return "[" + ", ".join(f"[{encode_basestring(q)}, {encode_basestring(a)}]" for q, a in pairs) + "]"
+    except (TypeError, ValueError):  # not pairs of strings
+        return to_json([list(p) for p in pairs])
 
 
 def fields_of(observation: Mapping[str, Any]) -> dict[str, Any]:

@@ -39,14 +39,13 @@ from jade_env.roles.parsers import (
     parse_subquestions,
     parse_workflow,
 )
-from jade_env.roles.prompts import RoleView, render, view_fields
+from jade_env.roles.prompts import RoleView, fields_text, render
 from jade_env.workflow.episode import (
     MAX_FALLBACK_ANSWER_CHARS,
     ActRequest,
     EpisodeBase,
     Request,
     RetrieveRequest,
-    StepRecord,
 )
 from jade_env.workflow.rewards import RewardConfig
 
@@ -188,16 +187,19 @@ class Episode(EpisodeBase):
         return (yield from self._answer(view))
 
     # ---------------------------------------------------------------- one role each
-    def _ask(self, view: RoleView) -> Generator[Request, Any, tuple[str | None, StepRecord]]:
-        """The role of ``view`` acts; returns its text (None when it wrote no string) and the record of the act."""
+    def _request(self, view: RoleView) -> ActRequest:
+        """The request of the role of ``view`` (what it is asked and shown)."""
         if view.documents or view.history:
             system, user = render(view.role, view, few_shot=self.config.few_shot)
-            request = ActRequest(view.role, view.question, system, user, view_fields(view))
-        else:  # planner, decomposer, a direct QR: the same question gives the same request, episode after episode
-            request = _plain_request(view.role, view.question, view.original_question, view.modules, view.depth,
-                                     view.max_subquestions, view.retrieved, self.config.few_shot)
-        text, record = yield request
-        return text, record
+            return ActRequest(view.role, view.question, system, user, fields_text(view))
+        return self._plain(view.role, view.question, depth=view.depth, original=view.original_question, retrieved=view.retrieved)
+
+    def _plain(self, role: str, question: str, *, depth: int, modules: tuple[str, ...] = (), original: str | None = None,
+               retrieved: bool = False) -> ActRequest:
+        """The request of a role shown no documents and no history (planner, decomposer, a direct QR): the same question
+        gives the same request, episode after episode. ``original`` is the episode's question unless given."""
+        return _plain_request(role, question, self.example.question if original is None else original, modules, depth,
+                              self.config.max_subquestions, retrieved, self.config.few_shot)
 
     def _plan(self, question: str, depth: int) -> Generator[Request, Any, tuple[str, ...]]:
         fixed = self.config.plan.at(depth) if self.config.plan is not None else None
@@ -206,9 +208,7 @@ class Episode(EpisodeBase):
             return fixed
         may_decompose = depth < self.config.decomposition_depth
         allowed, shown = _PLANNER_MODULES[may_decompose]
-        view = RoleView("planner", question, self.example.question, modules=shown, depth=depth,
-                        max_subquestions=self.config.max_subquestions)
-        text, record = yield from self._ask(view)
+        text, record = yield self._plain("planner", question, depth=depth, modules=shown)
         parsed = parse_workflow(text or "", allowed=allowed, strict=self.config.strict_format)
         workflow = self._judge(record, parsed, ("QDS",) if may_decompose else ("R", "AG"), text)
         self._chose(depth, workflow)
@@ -220,21 +220,19 @@ class Episode(EpisodeBase):
         self.workflows.append((depth, workflow))
 
     def _decompose(self, question: str, serial: bool, depth: int) -> Generator[Request, Any, tuple[str, ...]]:
-        view = RoleView("qds" if serial else "qdp", question, self.example.question, depth=depth,
-                        max_subquestions=self.config.max_subquestions)
-        text, record = yield from self._ask(view)
+        text, record = yield self._plain("qds" if serial else "qdp", question, depth=depth)
         parsed = parse_subquestions(text or "", question=question, max_subquestions=self.config.max_subquestions,
                                     strict=self.config.strict_format)
         return self._judge(record, parsed, (question,), text)
 
     def _rewrite(self, view: RoleView) -> Generator[Request, Any, str]:
-        text, record = yield from self._ask(view)
+        text, record = yield self._request(view)
         parsed = parse_query(text or "", input_question=view.question, strict=self.config.strict_format)
         return self._judge(record, parsed, view.question, text)
 
     def _select(self, question: str, documents: list[Hit], depth: int) -> Generator[Request, Any, list[Hit]]:
         view = RoleView("ds", question, self.example.question, documents=_views(documents), retrieved=True, depth=depth)
-        text, record = yield from self._ask(view)
+        text, record = yield self._request(view)
         parsed = parse_doc_ids(text or "", n_documents=len(documents), strict=self.config.strict_format,
                                compact=self.config.strict_doc_ids)
         indices = self._judge(record, parsed, tuple(range(len(documents))), text)
@@ -242,7 +240,7 @@ class Episode(EpisodeBase):
 
     def _answer(self, view: RoleView) -> Generator[Request, Any, str]:
         """AG (from documents) or AS (from the sub-answers): both write ``<answer>``, with the same fallback."""
-        text, record = yield from self._ask(view)
+        text, record = yield self._request(view)
         parsed = parse_answer(text or "", strict=self.config.strict_format)
         answer = self._judge(record, parsed, (text or "").strip()[:MAX_FALLBACK_ANSWER_CHARS], text)
         self.current_answer = answer
@@ -264,7 +262,7 @@ def _plain_request(role: str, question: str, original_question: str, modules: tu
     view = RoleView(role, question, original_question, modules=modules, depth=depth, max_subquestions=max_subquestions,
                     retrieved=retrieved)
     system, user = render(role, view, few_shot=few_shot)
-    return ActRequest(role, question, system, user, view_fields(view), shared=True)
+    return ActRequest(role, question, system, user, fields_text(view), shared=True)
 
 
 def _views(hits: Sequence[Hit]) -> tuple[Hit, ...]:

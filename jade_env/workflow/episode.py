@@ -20,8 +20,9 @@ can be neither copied nor pickled: the copy continues exactly as the original wo
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from jade_env.data.types import Example
@@ -41,18 +42,18 @@ MAX_COUNTED_CHARS = 20_000
 class ActRequest:
     """A role must act: its rendered prompt and what it is shown, as structured fields.
 
-    ``fields`` is a JSON-compatible mapping (the observation's ``fields``); ``question`` is the current
-    target question (the original or a sub-question). Requests, views and parse results are made at every
-    step and never changed: they are plain slotted dataclasses, not frozen ones, which cost four times as
-    much to create. ``shared`` marks a request made once and asked again by every episode on the same question
-    (the planner's, the decomposer's): renderers keep its observation for as long as they can.
+    ``fields`` is the JSON text of what the role is shown (the observation's ``fields``); ``question`` is the current
+    target question (the original or a sub-question). Requests, views and parse results are made at every step and
+    never changed: they are plain slotted dataclasses, not frozen ones, which cost four times as much to create.
+    ``shared`` marks a request made once and asked again by every episode on the same question (the planner's, the
+    decomposer's).
     """
 
     role: str
     question: str
     system: str
     user: str
-    fields: Mapping[str, Any]
+    fields: str
     shared: bool = False
 
 
@@ -132,7 +133,6 @@ class EpisodeBase:
         self.log: list[tuple[str, Any, str]] = []  # every input, in order: ("act", text, message), ("hits", hits, ""), ("truncate", ...)
         self.prediction: str | None = None
         self.current_answer = ""  # the best answer so far: what a truncation now would score
-        self._scored: tuple[str, AnswerScore] | None = None
         self.truncated = False
         self.reward: float | None = None
         self.reward_components: dict[str, float] | None = None
@@ -198,14 +198,11 @@ class EpisodeBase:
     def current_metrics(self) -> dict[str, float]:
         """The metrics of :attr:`current_answer` against the gold answers (of the prediction, once the episode is over)."""
         if self.metrics is not None:
-            return dict(self.metrics)
-        return self._score(self.current_answer).as_dict()
+            return self.metrics.copy()
+        return _scored(self.current_answer, self.example.answers)[1].copy()
 
     def _score(self, answer: str) -> AnswerScore:
-        """``score_answer(answer, gold answers)``, kept for the answer last scored (asked at every step until it changes)."""
-        if self._scored is None or self._scored[0] != answer:
-            self._scored = (answer, score_answer(answer, self.example.answers))
-        return self._scored[1]
+        return _scored(answer, self.example.answers)[0]
 
     def transition_rewards(self) -> list[float]:
         """Per agent step: its format penalty plus its share of the global reward (placement of the reward config)."""
@@ -276,6 +273,21 @@ class EpisodeBase:
 
     def __deepcopy__(self, memo: dict) -> EpisodeBase:
         return _replayed(type(self), self._init_args(), copy.deepcopy(self.log, memo))
+
+
+def _scored(answer: str, golds: Sequence[str]) -> tuple[AnswerScore, dict[str, float]]:
+    """``score_answer(answer, golds)`` and its dict, kept for the pairs seen again (asked at every step until the answer
+    changes, and by every episode of a question that writes the same answer)."""
+    try:
+        return _kept_score(answer, golds)
+    except TypeError:  # unhashable gold answers (a caller's list)
+        return _kept_score.__wrapped__(answer, golds)
+
+
+@lru_cache(maxsize=16384)
+def _kept_score(answer: str, golds: Sequence[str]) -> tuple[AnswerScore, dict[str, float]]:
+    score = score_answer(answer, golds)
+    return score, score.as_dict()
 
 
 def _replayed(cls: type[EpisodeBase], args: tuple, log: list[tuple[str, Any, str]]) -> EpisodeBase:

@@ -18,6 +18,7 @@ from typing import Any
 from jade_env.data.types import Example
 from jade_env.retrieval.base import Hit
 from jade_env.roles.parsers import MAX_OUTPUT_CHARS, parse_answer, parse_search_turn
+from jade_env.roles.prompts import to_json
 from jade_env.workflow.episode import MAX_FALLBACK_ANSWER_CHARS, ActRequest, EpisodeBase, Request, RetrieveRequest
 from jade_env.workflow.rewards import RewardConfig, make_reward_config
 
@@ -77,7 +78,7 @@ class SearchEpisode(EpisodeBase):
             user = f"Question: {self.example.question}\n" + "\n".join(self.transcript)
             fields = {"turn": turn, "searches": self.counters.retrieval_calls, "max_turns": self.config.max_turns,
                       "documents": list(self.documents)}
-            text, record = yield ActRequest(AGENT, self.example.question, SYSTEM_TEXT, user, fields)
+            text, record = yield ActRequest(AGENT, self.example.question, SYSTEM_TEXT, user, to_json(fields))
             self.transcript.append(text if text is not None and len(text) <= MAX_OUTPUT_CHARS else (text or "")[:200])
             parsed = parse_search_turn(text or "", strict=self.config.strict_format)
             if text is None or not parsed.valid:
