@@ -72,6 +72,8 @@ ARRAYS = {"term_blocks": np.int64, "term_df": np.int64, "term_max": np.float32, 
           "block_max": np.float32, "norms": np.uint8, "doc_rank": np.int32, "doc_offsets": np.int64}
 #: queries per task of a batched search (see :meth:`BM25Retriever.search`)
 BATCH_CHUNK = 16
+#: decoded passages a retriever keeps by default (``passage_cache``)
+PASSAGE_CACHE = 8192
 BLOBS = ("postings.bin", "docs.bin", "docs.zdict", "terms.txt")
 MANIFEST_KEYS = {"format": str, "k1": float, "b": float, "n_docs": int, "doc_count": int, "avgdl": float, "n_terms": int,
                  "n_blocks": int, "compressed": bool, "corpus_hash": str, "retriever_id": str, "files": dict}
@@ -398,12 +400,12 @@ class _Builder:
 
 
 # ----------------------------------------------------------------------------- the retriever
-def _reopen(index_dir: str, n_threads: int) -> BM25Retriever:
-    return BM25Retriever(index_dir=index_dir, n_threads=n_threads)
+def _reopen(index_dir: str, n_threads: int, passage_cache: int = PASSAGE_CACHE) -> BM25Retriever:
+    return BM25Retriever(index_dir=index_dir, n_threads=n_threads, passage_cache=passage_cache)
 
 
-def _reindex(corpus, k1: float, b: float, n_threads: int) -> BM25Retriever:
-    return BM25Retriever(corpus, k1=k1, b=b, cache_dir=False, n_threads=n_threads)
+def _reindex(corpus, k1: float, b: float, n_threads: int, passage_cache: int = PASSAGE_CACHE) -> BM25Retriever:
+    return BM25Retriever(corpus, k1=k1, b=b, cache_dir=False, n_threads=n_threads, passage_cache=passage_cache)
 
 
 class BM25Retriever(Retriever):
@@ -414,10 +416,18 @@ class BM25Retriever(Retriever):
     ``~/.cache/jade_env/indexes``); ``False`` keeps the index in memory only (small per-question corpora).
     ``index_dir``: open an index folder built before (strictly validated; no corpus needed).
     ``n_threads``: threads for batched search (default: the number of cores, at most 4).
+    ``passage_cache``: how many decoded passages are kept for the searches that return them again (an environment asks
+    the same questions episode after episode; decoding is most of a search on a small corpus); 0 keeps none, as Lucene
+    keeps none (the benchmarks against it use 0). The kept passages are emptied when full.
     """
 
     def __init__(self, corpus=None, k1: float = 0.9, b: float = 0.4, cache_dir: str | os.PathLike | bool | None = None,
-                 n_threads: int | None = None, index_dir: str | os.PathLike | None = None, show_progress: bool = False) -> None:
+                 n_threads: int | None = None, index_dir: str | os.PathLike | None = None, show_progress: bool = False,
+                 passage_cache: int = PASSAGE_CACHE) -> None:
+        if isinstance(passage_cache, bool) or not isinstance(passage_cache, int) or passage_cache < 0:
+            raise RetrievalError(f"passage_cache must be an integer >= 0 (passages kept), got {passage_cache!r}")
+        self.passage_cache = passage_cache
+        self._passages: dict[int, tuple[str, str, str]] = {}
         self.k1, self.b = float(k1), float(b)
         self.n_threads = n_threads or min(os.cpu_count() or 1, 4)
         self.analyzer = Analyzer()
@@ -611,12 +621,15 @@ class BM25Retriever(Retriever):
     # ------------------------------------------------------------------ pickling
     def __reduce__(self):
         if self.index_dir is not None:
-            return _reopen, (str(self.index_dir), self.n_threads)
-        return _reindex, (self._corpus, self.k1, self.b, self.n_threads)
+            return _reopen, (str(self.index_dir), self.n_threads, self.passage_cache)
+        return _reindex, (self._corpus, self.k1, self.b, self.n_threads, self.passage_cache)
 
     # ------------------------------------------------------------------ search
     def passage(self, doc: int) -> tuple[str, str, str]:
-        """``(id, title, text)`` of document number ``doc``."""
+        """``(id, title, text)`` of document number ``doc`` (kept for the next time, see ``passage_cache``)."""
+        kept = self._passages.get(doc)
+        if kept is not None:
+            return kept
         start, end = int(self.doc_offsets[doc]), int(self.doc_offsets[doc + 1])
         raw = self._store_bytes[start:end]
         try:
@@ -631,7 +644,12 @@ class BM25Retriever(Retriever):
         if not (isinstance(record, list) and len(record) == 3 and all(isinstance(x, str) for x in record)):
             raise RetrievalError(f"{self.index_dir}: passage {doc} of docs.bin does not decode; the index is corrupt: delete the "
                                  "folder and build it again")
-        return tuple(record)  # type: ignore[return-value]
+        passage = tuple(record)
+        if self.passage_cache:
+            if len(self._passages) >= self.passage_cache:
+                self._passages.clear()
+            self._passages[doc] = passage  # type: ignore[assignment]
+        return passage  # type: ignore[return-value]
 
     def query_terms(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """Term ids and weights (``boost * idf``, float32) of a query's indexed terms."""
