@@ -100,7 +100,7 @@ def bm25_query_us(passes: int = 3) -> float | None:
     indexes = sorted((folder / "ours-index").glob("bm25-*"))
     if not indexes:
         return None
-    r = BM25Retriever(index_dir=indexes[0], n_threads=1, passage_cache=0)  # a real query: its passages decoded, none kept
+    r = BM25Retriever(index_dir=indexes[0], n_threads=1, passage_cache=0, query_cache=0)  # a real query: nothing kept
     queries = json.loads((folder / "queries.json").read_text())["spans"]  # the timed query set (not the warm-up one)
     r.search(queries[:20], 5)
     best = float("inf")

@@ -23,7 +23,7 @@ Measured: index build time (wall time of the build subprocess), index size on di
 the better of 2 passes), batched throughput (one call with every query: ours ``search(queries, 10)`` over
 2 threads, pyserini ``batch_search(..., threads=2)``; best of 5 calls), and the top-10 / top-1 agreement of
 each backend with pyserini. Searching runs in its own subprocess, on the index as saved; ours keeps no decoded
-passages between searches (``passage_cache=0``), as Lucene decodes its stored fields at every hit. The table goes
+passages or analysed queries between searches (``passage_cache=0, query_cache=0``), as Lucene keeps none. The table goes
 into the section ``## Retrieval: BM25 versus pyserini`` of benchmarks/RESULTS.md (``--rewrite`` redoes it
 from the last run's figures, e.g. with ``--notes-file``); scratch files go to ``--work-dir``.
 """
@@ -252,7 +252,7 @@ def search_in_process(backend: str, index: Path, query_sets: dict[str, list[str]
     if backend == "ours":
         from jade_env.retrieval.bm25 import BM25Retriever
 
-        r = BM25Retriever(index_dir=(index / "INDEX_DIR").read_text(), n_threads=2, passage_cache=0)  # memory-mapped; no passages kept, as Lucene
+        r = BM25Retriever(index_dir=(index / "INDEX_DIR").read_text(), n_threads=2, passage_cache=0, query_cache=0)  # mmap; keeps nothing
         for q in warm:
             r.search([q], k)
         r.search(warm, k)

@@ -106,19 +106,24 @@ def test_pickle_and_deepcopy_reopen_the_index(corpus: Corpus, tmp_path: Path) ->
     assert again.index_dir is None and again.search(QUERIES, 5) == small.search(QUERIES, 5)
 
 
-def test_kept_passages_change_no_result_stay_bounded_and_survive_a_pickle(corpus: Corpus, tmp_path: Path) -> None:
-    """Decoded passages are kept for the searches that return them again (``passage_cache``): the hits are equal to
-    those of a retriever that keeps none, the first time and from the kept passages, and no more are kept than asked."""
-    plain = BM25Retriever(corpus, cache_dir=tmp_path, passage_cache=0)
-    kept = BM25Retriever(index_dir=plain.index_dir, passage_cache=7)
+def test_kept_passages_and_queries_change_no_result_stay_bounded_and_survive_a_pickle(corpus: Corpus, tmp_path: Path) -> None:
+    """Decoded passages and analysed queries are kept for the searches that meet them again (``passage_cache``,
+    ``query_cache``): the hits are equal to those of a retriever that keeps none, the first time and from what was kept,
+    one at a time and batched over threads, and no more is kept than asked."""
+    plain = BM25Retriever(corpus, cache_dir=tmp_path, passage_cache=0, query_cache=0)
+    kept = BM25Retriever(index_dir=plain.index_dir, passage_cache=7, query_cache=3, n_threads=2)
     queries = [*QUERIES, "Scott Derrickson", "Ed Wood director", "science fantasy", *QUERIES]
+    expected = plain.search(queries, 5)
     for _ in range(2):
-        assert kept.search(queries, 5) == plain.search(queries, 5)
-        assert 0 < len(kept._passages) <= 7 and not plain._passages
-    assert pickle.loads(pickle.dumps(kept)).passage_cache == 7
-    for bad in (-1, 1.5, True, "8"):
-        with pytest.raises(RetrievalError, match="passage_cache must be an integer >= 0"):
-            BM25Retriever(index_dir=plain.index_dir, passage_cache=bad)
+        assert [kept.search([q], 5)[0] for q in queries] == expected
+        assert kept.search(queries * 2, 5) == expected * 2  # batched: several threads share what is kept
+        assert 0 < len(kept._passages) <= 7 and 0 < len(kept._queries) <= 3 and not plain._passages and not plain._queries
+    again = pickle.loads(pickle.dumps(kept))
+    assert (again.passage_cache, again.query_cache) == (7, 3)
+    for name in ("passage_cache", "query_cache"):
+        for bad in (-1, 1.5, True, "8"):
+            with pytest.raises(RetrievalError, match=f"{name} must be an integer >= 0"):
+                BM25Retriever(index_dir=plain.index_dir, **{name: bad})
 
 
 # ----------------------------------------------------------------------------- corrupted indexes (issue 15)

@@ -72,8 +72,9 @@ ARRAYS = {"term_blocks": np.int64, "term_df": np.int64, "term_max": np.float32, 
           "block_max": np.float32, "norms": np.uint8, "doc_rank": np.int32, "doc_offsets": np.int64}
 #: queries per task of a batched search (see :meth:`BM25Retriever.search`)
 BATCH_CHUNK = 16
-#: decoded passages a retriever keeps by default (``passage_cache``)
+#: decoded passages and analysed queries a retriever keeps by default (``passage_cache``, ``query_cache``)
 PASSAGE_CACHE = 8192
+QUERY_CACHE = 4096
 BLOBS = ("postings.bin", "docs.bin", "docs.zdict", "terms.txt")
 MANIFEST_KEYS = {"format": str, "k1": float, "b": float, "n_docs": int, "doc_count": int, "avgdl": float, "n_terms": int,
                  "n_blocks": int, "compressed": bool, "corpus_hash": str, "retriever_id": str, "files": dict}
@@ -400,12 +401,14 @@ class _Builder:
 
 
 # ----------------------------------------------------------------------------- the retriever
-def _reopen(index_dir: str, n_threads: int, passage_cache: int = PASSAGE_CACHE) -> BM25Retriever:
-    return BM25Retriever(index_dir=index_dir, n_threads=n_threads, passage_cache=passage_cache)
+def _reopen(index_dir: str, n_threads: int, passage_cache: int = PASSAGE_CACHE, query_cache: int = QUERY_CACHE) -> BM25Retriever:
+    return BM25Retriever(index_dir=index_dir, n_threads=n_threads, passage_cache=passage_cache, query_cache=query_cache)
 
 
-def _reindex(corpus, k1: float, b: float, n_threads: int, passage_cache: int = PASSAGE_CACHE) -> BM25Retriever:
-    return BM25Retriever(corpus, k1=k1, b=b, cache_dir=False, n_threads=n_threads, passage_cache=passage_cache)
+def _reindex(corpus, k1: float, b: float, n_threads: int, passage_cache: int = PASSAGE_CACHE,
+             query_cache: int = QUERY_CACHE) -> BM25Retriever:
+    return BM25Retriever(corpus, k1=k1, b=b, cache_dir=False, n_threads=n_threads, passage_cache=passage_cache,
+                         query_cache=query_cache)
 
 
 class BM25Retriever(Retriever):
@@ -416,18 +419,21 @@ class BM25Retriever(Retriever):
     ``~/.cache/jade_env/indexes``); ``False`` keeps the index in memory only (small per-question corpora).
     ``index_dir``: open an index folder built before (strictly validated; no corpus needed).
     ``n_threads``: threads for batched search (default: the number of cores, at most 4).
-    ``passage_cache``: how many decoded passages are kept for the searches that return them again (an environment asks
-    the same questions episode after episode; decoding is most of a search on a small corpus); 0 keeps none, as Lucene
-    keeps none (the benchmarks against it use 0). The kept passages are emptied when full.
+    ``passage_cache``, ``query_cache``: how many decoded passages and analysed queries are kept for the searches that
+    meet them again (an environment asks the same questions episode after episode, and on a small corpus decoding and
+    analysis are most of a search); 0 keeps none, as Lucene keeps none (the benchmarks against it use 0). Each is
+    emptied when full.
     """
 
     def __init__(self, corpus=None, k1: float = 0.9, b: float = 0.4, cache_dir: str | os.PathLike | bool | None = None,
                  n_threads: int | None = None, index_dir: str | os.PathLike | None = None, show_progress: bool = False,
-                 passage_cache: int = PASSAGE_CACHE) -> None:
-        if isinstance(passage_cache, bool) or not isinstance(passage_cache, int) or passage_cache < 0:
-            raise RetrievalError(f"passage_cache must be an integer >= 0 (passages kept), got {passage_cache!r}")
-        self.passage_cache = passage_cache
+                 passage_cache: int = PASSAGE_CACHE, query_cache: int = QUERY_CACHE) -> None:
+        for name, value in (("passage_cache", passage_cache), ("query_cache", query_cache)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise RetrievalError(f"{name} must be an integer >= 0 (how many are kept), got {value!r}")
+        self.passage_cache, self.query_cache = passage_cache, query_cache
         self._passages: dict[int, tuple[str, str, str]] = {}
+        self._queries: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.k1, self.b = float(k1), float(b)
         self.n_threads = n_threads or min(os.cpu_count() or 1, 4)
         self.analyzer = Analyzer()
@@ -621,8 +627,8 @@ class BM25Retriever(Retriever):
     # ------------------------------------------------------------------ pickling
     def __reduce__(self):
         if self.index_dir is not None:
-            return _reopen, (str(self.index_dir), self.n_threads, self.passage_cache)
-        return _reindex, (self._corpus, self.k1, self.b, self.n_threads, self.passage_cache)
+            return _reopen, (str(self.index_dir), self.n_threads, self.passage_cache, self.query_cache)
+        return _reindex, (self._corpus, self.k1, self.b, self.n_threads, self.passage_cache, self.query_cache)
 
     # ------------------------------------------------------------------ search
     def passage(self, doc: int) -> tuple[str, str, str]:
@@ -652,11 +658,22 @@ class BM25Retriever(Retriever):
         return passage  # type: ignore[return-value]
 
     def query_terms(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """Term ids and weights (``boost * idf``, float32) of a query's indexed terms."""
+        """Term ids and weights (``boost * idf``, float32) of a query's indexed terms (kept, see ``query_cache``; never
+        changed by a search)."""
+        kept = self._queries.get(query)
+        if kept is not None:
+            return kept
         counts = Counter(t for t in self.analyzer.terms(query[:MAX_QUERY_CHARS]) if t in self.vocab)
         tids = np.array([self.vocab[t] for t in counts], dtype=np.int64)
         boosts = np.array(list(counts.values()), dtype=np.float32)
-        return tids, boosts * idf(self.term_df[tids], self.doc_count)
+        terms = (tids, boosts * idf(self.term_df[tids], self.doc_count))
+        for array in terms:
+            array.flags.writeable = False
+        if self.query_cache:
+            if len(self._queries) >= self.query_cache:
+                self._queries.clear()
+            self._queries[query] = terms
+        return terms
 
     def top_docs(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Document numbers and scores of the top ``k`` for one query, best first."""
