@@ -50,7 +50,6 @@ from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
-from jade_env.envs.kept import KeptByIdentity
 from jade_env.roles.prompts import to_json
 from jade_env.workflow.episode import MAX_RECORDED_ACTION_CHARS, EpisodeBase, StepRecord
 from jade_env.workflow.rewards import REWARD_COMPONENTS
@@ -104,13 +103,6 @@ def _parsed_text(role: str, value: Any) -> str:
     return _text(parsed_list(role, value))
 
 
-def parsed_text(role: str, value: Any) -> str:
-    try:
-        return _parsed_text(role, value)
-    except TypeError:  # an unhashable value (a list)
-        return _text(parsed_list(role, value))
-
-
 def _start(example: Any) -> tuple[dict[str, Any], str]:
     """The info of an episode's ``reset`` on ``example`` (every key, in :data:`INFO_KEYS` order, with the values a step
     starts from; ``question_index`` is set by each step), and the JSON text of its gold answers (for the last step)."""
@@ -124,26 +116,32 @@ def _start(example: Any) -> tuple[dict[str, Any], str]:
     return start, _text(list(example.answers))
 
 
-#: the :func:`_start` of each example seen lately: a step copies the dict and sets what changed
-_starts = KeptByIdentity(4096)
+#: the :func:`_start` of each example seen lately, by ``id`` (the example held too, so that its id is not reused while
+#: kept; examples are never changed): a step copies the dict and sets what changed. Emptied when full.
+_starts: dict[int, tuple[Any, dict[str, Any], str]] = {}
+_STARTS_SIZE = 4096
 
 
 def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | None,
               executor_records: Sequence[StepRecord]) -> dict[str, Any]:
     """The info of the step that gave ``record`` (None after ``reset``), the executors having played ``executor_records``."""
     example = episode.example
-    kept = _starts.get(example)
-    if kept is None:
-        kept = _start(example)
-        _starts.put(example, kept)
-    info = kept[0].copy()
+    kept = _starts.get(id(example))
+    if kept is None or kept[0] is not example:
+        if len(_starts) >= _STARTS_SIZE:
+            _starts.clear()
+        kept = _starts[id(example)] = (example, *_start(example))
+    info = kept[1].copy()
     info["question_index"] = question_index
     if record is not None:
         role, raw = record.role, record.raw
         info["role"] = role
         info["action_raw"] = raw if len(raw) <= MAX_RECORDED_ACTION_CHARS else raw[:MAX_RECORDED_ACTION_CHARS]
         info["action_chars"] = len(raw)
-        info["action_parsed"] = parsed_text(role, record.parsed)
+        try:
+            info["action_parsed"] = _parsed_text(role, record.parsed)
+        except TypeError:  # an unhashable value (a list)
+            info["action_parsed"] = _text(parsed_list(role, record.parsed))
         info["valid"], info["message"], info["penalty"] = record.valid, record.message, float(record.penalty)
         retrieved_ids, retrieved_titles = record.retrieved_ids, record.retrieved_titles
     else:
@@ -163,7 +161,7 @@ def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | No
         info["reward_components"] = _NO_COMPONENTS.copy()
     else:  # the end: what only the end knows
         info["episode_end"], info["truncated"], info["prediction"] = True, episode.truncated, episode.prediction or ""
-        info["gold_answers"] = kept[1]
+        info["gold_answers"] = kept[2]
         info["reward_components"] = dict(episode.reward_components or _NO_COMPONENTS)
         info["global_reward"] = float(episode.reward or 0.0)
         info["supporting_title_recall"] = float(episode.supporting_title_recall or 0.0)
