@@ -258,11 +258,11 @@ class Episode(EpisodeBase):
 def _plain_request(role: str, question: str, original_question: str, modules: tuple[str, ...], depth: int,
                    max_subquestions: int, retrieved: bool, few_shot: bool) -> ActRequest:
     """The request of a view without documents or history (requests are never changed, so one object serves every
-    episode that asks it; the observation renderer then renders it once)."""
+    episode that asks it)."""
     view = RoleView(role, question, original_question, modules=modules, depth=depth, max_subquestions=max_subquestions,
                     retrieved=retrieved)
     system, user = render(role, view, few_shot=few_shot)
-    return ActRequest(role, question, system, user, fields_text(view), shared=True)
+    return ActRequest(role, question, system, user, fields_text(view))
 
 
 def _views(hits: Sequence[Hit]) -> tuple[Hit, ...]:

@@ -44,9 +44,8 @@ class ActRequest:
 
     ``fields`` is the JSON text of what the role is shown (the observation's ``fields``); ``question`` is the current
     target question (the original or a sub-question). Requests, views and parse results are made at every step and
-    never changed: they are plain slotted dataclasses, not frozen ones, which cost four times as much to create.
-    ``shared`` marks a request made once and asked again by every episode on the same question (the planner's, the
-    decomposer's).
+    never changed (the planner's and the decomposer's are made once and asked again by every episode on the same
+    question): they are plain slotted dataclasses, not frozen ones, which cost four times as much to create.
     """
 
     role: str
@@ -54,7 +53,6 @@ class ActRequest:
     system: str
     user: str
     fields: str
-    shared: bool = False
 
 
 @dataclass(slots=True)
