@@ -47,10 +47,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import lru_cache
-from json.encoder import encode_basestring
 from typing import Any
 
-from jade_env.roles.prompts import to_json
+from jade_env.json_text import floats_json, strings_json, to_json
 from jade_env.workflow.episode import MAX_RECORDED_ACTION_CHARS, EpisodeBase, StepRecord
 from jade_env.workflow.rewards import REWARD_COMPONENTS
 
@@ -64,26 +63,6 @@ INFO_KEYS: tuple[str, ...] = (
 JSON_KEYS: frozenset[str] = frozenset({"action_parsed", "executor_steps", "retrieved_ids", "retrieved_titles", "gold_answers",
                                        "transition_rewards", "transition_roles"})
 _NO_COMPONENTS = dict.fromkeys(REWARD_COMPONENTS, 0.0)
-_INF = float("inf")
-
-
-def _text(values: list) -> str:
-    """``json.dumps(values, ensure_ascii=False)``, without its per-call overhead for the common short lists of strings."""
-    if not values:
-        return "[]"
-    try:
-        return "[" + ", ".join(map(encode_basestring, values)) + "]"  # raises TypeError unless every value is a str
-    except TypeError:
-        return to_json(values)
-
-
-def _floats_text(values: list) -> str:
-    """``json.dumps(values)`` of a list of numbers, without its per-call overhead when they are finite floats."""
-    if not values:
-        return "[]"
-    if all(type(v) is float and -_INF < v < _INF for v in values):
-        return "[" + ", ".join(map(float.__repr__, values)) + "]"
-    return to_json(values)
 
 
 def parsed_list(role: str, value: Any) -> list:
@@ -100,7 +79,7 @@ def parsed_list(role: str, value: Any) -> list:
 @lru_cache(maxsize=4096)
 def _parsed_text(role: str, value: Any) -> str:
     """``action_parsed``: the JSON text of :func:`parsed_list`, kept for the values seen again (a workflow, a fallback)."""
-    return _text(parsed_list(role, value))
+    return strings_json(parsed_list(role, value))
 
 
 def _start(example: Any) -> tuple[dict[str, Any], str]:
@@ -113,7 +92,7 @@ def _start(example: Any) -> tuple[dict[str, Any], str]:
         "gold_answers": "[]", "metrics": None, "reward_components": None, "global_reward": 0.0, "supporting_title_recall": 0.0,
         "n_supporting_titles": len(set(example.supporting_titles)), "transition_rewards": "[]", "transition_roles": "[]",
     }
-    return start, _text(list(example.answers))
+    return start, strings_json(list(example.answers))
 
 
 #: the :func:`_start` of each example seen lately, by ``id`` (the example held too, so that its id is not reused while
@@ -141,7 +120,7 @@ def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | No
         try:
             info["action_parsed"] = _parsed_text(role, record.parsed)
         except TypeError:  # an unhashable value (a list)
-            info["action_parsed"] = _text(parsed_list(role, record.parsed))
+            info["action_parsed"] = strings_json(parsed_list(role, record.parsed))
         info["valid"], info["message"], info["penalty"] = record.valid, record.message, float(record.penalty)
         retrieved_ids, retrieved_titles = record.retrieved_ids, record.retrieved_titles
     else:
@@ -152,7 +131,7 @@ def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | No
         info["executor_steps"] = to_json([{"role": r.role, "valid": r.valid, "message": r.message, "penalty": float(r.penalty)}
                                           for r in executor_records])
     if retrieved_ids:
-        info["retrieved_ids"], info["retrieved_titles"] = _text(retrieved_ids), _text(retrieved_titles)
+        info["retrieved_ids"], info["retrieved_titles"] = strings_json(retrieved_ids), strings_json(retrieved_titles)
     info["counters"] = episode.counters.as_dict()
     info["workflow"] = episode.top_workflow
     info["metrics"] = episode.current_metrics()
@@ -165,8 +144,8 @@ def step_info(episode: EpisodeBase, question_index: int, record: StepRecord | No
         info["reward_components"] = dict(episode.reward_components or _NO_COMPONENTS)
         info["global_reward"] = float(episode.reward or 0.0)
         info["supporting_title_recall"] = float(episode.supporting_title_recall or 0.0)
-        info["transition_rewards"] = _floats_text(episode.transition_rewards())
-        info["transition_roles"] = _text([r.role for r in episode.records])
+        info["transition_rewards"] = floats_json(episode.transition_rewards())
+        info["transition_roles"] = strings_json([r.role for r in episode.records])
     return info
 
 

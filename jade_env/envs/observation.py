@@ -18,7 +18,7 @@ from typing import Any
 from gymnasium import spaces
 
 from jade_env.errors import JadeError
-from jade_env.roles.prompts import to_json
+from jade_env.json_text import to_json
 from jade_env.spaces import UnicodeText
 from jade_env.workflow.episode import ActRequest, EpisodeBase
 

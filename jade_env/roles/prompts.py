@@ -18,6 +18,7 @@ from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
+from jade_env.json_text import strings_json, to_json
 from jade_env.retrieval.base import Hit
 from jade_env.roles.parsers import MAX_ANSWER_WORDS, MAX_QUERY_WORDS
 
@@ -74,8 +75,6 @@ def view_fields(view: RoleView) -> dict[str, Any]:
     }
 
 
-#: ``json.dumps(value, ensure_ascii=False)``, without building an encoder at every call (the same settings, the same text)
-to_json = json.JSONEncoder(ensure_ascii=False).encode
 #: the JSON text of each document shown lately, by passage id: (title, text, its JSON); emptied when full
 _DOCUMENT_JSON: dict[str, tuple[str, str, str]] = {}
 _DOCUMENT_JSON_SIZE = 4096
@@ -105,7 +104,7 @@ def fields_text(view: RoleView) -> str:
     if type(question) is not str or type(depth) is not int or type(limit) is not int:
         return to_json(view_fields(view))
     history = _pairs_text(view.history)
-    modules = to_json(list(view.modules)) if view.modules else "[]"
+    modules = strings_json(view.modules)
     return (f'{{"original_question": {encode_basestring(question)}, "documents": [{", ".join(parts)}], '
             f'"history": {history}, "modules": {modules}, "depth": {depth}, "max_subquestions": {limit}}}')
 

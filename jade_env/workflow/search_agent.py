@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jade_env.data.types import Example
+from jade_env.json_text import to_json
 from jade_env.retrieval.base import Hit
 from jade_env.roles.parsers import MAX_OUTPUT_CHARS, parse_answer, parse_search_turn
-from jade_env.roles.prompts import to_json
 from jade_env.workflow.episode import MAX_FALLBACK_ANSWER_CHARS, ActRequest, EpisodeBase, Request, RetrieveRequest
 from jade_env.workflow.rewards import RewardConfig, make_reward_config
 
