@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from json.encoder import encode_basestring
 
 #: ``json.dumps(value, ensure_ascii=False)``, without building an encoder at every call (the same settings, the same text)
 to_json = json.JSONEncoder(ensure_ascii=False).encode
@@ -31,6 +32,17 @@ def strings_json(values: Sequence[str]) -> str:
     if _ESCAPED.search(plain) is not None:
         return to_json(list(values))
     return '["' + '", "'.join(values) + '"]'
+
+
+def pairs_json(pairs: Sequence[tuple[str, str]]) -> str:
+    """``json.dumps([list(p) for p in pairs], ensure_ascii=False)`` of (sub-question, answer) pairs of strings (anything
+    else takes ``json``'s path)."""
+    if not pairs:
+        return "[]"
+    try:
+        return "[" + ", ".join(f"[{encode_basestring(q)}, {encode_basestring(a)}]" for q, a in pairs) + "]"
+    except (TypeError, ValueError):  # not pairs of strings
+        return to_json([list(p) for p in pairs])
 
 
 def floats_json(values: Sequence[float]) -> str:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jade_env.json_text import floats_json, strings_json, to_json
+from jade_env.json_text import floats_json, pairs_json, strings_json, to_json
 
 TEXT = st.text(max_size=30) | st.sampled_from(['"', "\\", "\n\t\x00\x1f\x7f", "é ü 北京", "\U0001F600", "\u2028\u2029",
                                                "\ud800", "Document0", '", "'])
@@ -20,6 +20,12 @@ TEXT = st.text(max_size=30) | st.sampled_from(['"', "\\", "\n\t\x00\x1f\x7f", "�
 @given(values=st.lists(TEXT, max_size=8) | st.tuples(TEXT, TEXT))
 def test_strings_json_is_json_dumps(values) -> None:
     assert strings_json(values) == json.dumps(list(values), ensure_ascii=False) == to_json(list(values))
+
+
+@settings(max_examples=300, deadline=None)
+@given(pairs=st.lists(st.tuples(TEXT, TEXT) | st.tuples(TEXT, st.integers()) | st.tuples(TEXT, TEXT, TEXT), max_size=4))
+def test_pairs_json_is_json_dumps(pairs) -> None:
+    assert pairs_json(pairs) == json.dumps([list(p) for p in pairs], ensure_ascii=False)
 
 
 @settings(max_examples=300, deadline=None)

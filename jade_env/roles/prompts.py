@@ -18,7 +18,7 @@ from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
-from jade_env.json_text import strings_json, to_json
+from jade_env.json_text import pairs_json, strings_json, to_json
 from jade_env.retrieval.base import Hit
 from jade_env.roles.parsers import MAX_ANSWER_WORDS, MAX_QUERY_WORDS
 
@@ -89,12 +89,12 @@ def fields_text(view: RoleView) -> str:
     parts = []
     for d in view.documents:
         pid, title, text = d.id, d.title, d.text
-        kept = _DOCUMENT_JSON.get(pid) if type(pid) is str else None
+        if type(pid) is not str or type(title) is not str or type(text) is not str:
+            return to_json(view_fields(view))
+        kept = _DOCUMENT_JSON.get(pid)
         if kept is not None and kept[1] == text and kept[0] == title:
             parts.append(kept[2])
             continue
-        if type(pid) is not str or type(title) is not str or type(text) is not str:
-            return to_json(view_fields(view))
         part = f'{{"id": {encode_basestring(pid)}, "title": {encode_basestring(title)}, "text": {encode_basestring(text)}}}'
         if len(_DOCUMENT_JSON) >= _DOCUMENT_JSON_SIZE:
             _DOCUMENT_JSON.clear()
@@ -103,20 +103,10 @@ def fields_text(view: RoleView) -> str:
     question, depth, limit = view.original_question, view.depth, view.max_subquestions
     if type(question) is not str or type(depth) is not int or type(limit) is not int:
         return to_json(view_fields(view))
-    history = _pairs_text(view.history)
+    history = pairs_json(view.history)
     modules = strings_json(view.modules)
     return (f'{{"original_question": {encode_basestring(question)}, "documents": [{", ".join(parts)}], '
             f'"history": {history}, "modules": {modules}, "depth": {depth}, "max_subquestions": {limit}}}')
-
-
-def _pairs_text(pairs: Sequence[tuple[str, str]]) -> str:
-    """The JSON text of the (sub-question, answer) pairs, as ``json.dumps`` writes a list of two-string lists."""
-    if not pairs:
-        return "[]"
-    try:
-        return "[" + ", ".join(f"[{encode_basestring(q)}, {encode_basestring(a)}]" for q, a in pairs) + "]"
-    except (TypeError, ValueError):  # not pairs of strings
-        return to_json([list(p) for p in pairs])
 
 
 def fields_of(observation: Mapping[str, Any]) -> dict[str, Any]:

@@ -131,7 +131,6 @@ class EpisodeBase:
         self.log: list[tuple[str, Any, str]] = []  # every input, in order: ("act", text, message), ("hits", hits, ""), ("truncate", ...)
         self.prediction: str | None = None
         self.current_answer = ""  # the best answer so far: what a truncation now would score
-        self._metrics_of: tuple[str | None, dict[str, float]] = (None, {})  # (answer, its metrics), for current_metrics
         self.truncated = False
         self.reward: float | None = None
         self.reward_components: dict[str, float] | None = None
@@ -198,13 +197,7 @@ class EpisodeBase:
         """The metrics of :attr:`current_answer` against the gold answers (of the prediction, once the episode is over)."""
         if self.metrics is not None:
             return self.metrics.copy()
-        answer = self.current_answer
-        if self._metrics_of[0] is not answer:  # asked at every step; the answer changes a few times an episode
-            self._metrics_of = (answer, _scored(answer, self.example.answers)[1])
-        return self._metrics_of[1].copy()
-
-    def _score(self, answer: str) -> AnswerScore:
-        return _scored(answer, self.example.answers)[0]
+        return _scored(self.current_answer, self.example.answers)[1].copy()
 
     def transition_rewards(self) -> list[float]:
         """Per agent step: its format penalty plus its share of the global reward (placement of the reward config)."""
@@ -262,11 +255,11 @@ class EpisodeBase:
     def _finish(self, answer: str, truncated: bool = False) -> None:
         """The episode ends with ``answer``: score it, and compute the reward and its components."""
         self.prediction, self.truncated = answer, truncated
-        score = self._score(answer)
+        score, metrics = _scored(answer, self.example.answers)
         self.reward_components = reward_components(score, self.example.answers, sum(r.penalty for r in self.records),
                                                     self.counters.rounds, self.counters.retrieval_calls, self.reward_config.free_rounds)
         self.reward = global_reward(self.reward_config, self.reward_components)
-        self.metrics = _scored(answer, self.example.answers)[1].copy()
+        self.metrics = metrics.copy()
         self.supporting_title_recall = supporting_title_recall(self.example.supporting_titles, self.retrieved_titles)
 
     # ---------------------------------------------------------------- an episode is data
