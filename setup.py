@@ -15,6 +15,15 @@ BM25_KERNEL = Extension(
     extra_compile_args=["-O3", "-ffp-contract=off"],
     optional=True,
 )
+# The passages' decoder (zlib's C API, so zlib's headers are needed to build it). Optional too: without it, passages
+# are decoded with Python's zlib and json, to the same tuples.
+PASSAGE_RECORDS = Extension(
+    "jade_env.retrieval._passage_records",
+    ["jade_env/retrieval/_passage_records.c"],
+    extra_compile_args=["-O2"],
+    libraries=["z"],
+    optional=True,
+)
 
 EXTRAS = {
     "rl": ["torch>=2.3,<2.14", "stable-baselines3>=2.3", "sb3-contrib>=2.3", "tensorboard>=2.14"],
@@ -47,7 +56,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["jade_env", "jade_env.*", "baselines", "baselines.*", "leaderboard", "leaderboard.*"]),
     include_package_data=True,
-    ext_modules=[BM25_KERNEL],
+    ext_modules=[BM25_KERNEL, PASSAGE_RECORDS],
     package_data={"jade_env": ["examples/*"]},
     install_requires=[
         "numpy>=1.24",

@@ -19,8 +19,9 @@ and compress them (both cores) while this one writes sorted runs of postings to 
 merged term range by term range. Memory stays bounded by the chunk and merge sizes, not the corpus.
 
 Search: the C kernel's block-max MaxScore (exact: the same top k as scoring every posting, which the
-numpy fallback does where the kernel is not compiled). A batch of queries is split over threads (the
-kernel releases the GIL).
+numpy fallback does where the kernel is not compiled). A query's passages are decoded together, in C where
+``_passage_records.c`` is compiled (Python's zlib and json otherwise; the same tuples). A batch of queries is
+split over threads (the kernel and the decoder release the GIL).
 
 Loading validates the index in O(size) before the kernel sees it: the manifest's keys and types, every
 file's size and CRC-32, array shapes, monotone pointers, ids in range, finite impacts. Any failure is one
@@ -60,6 +61,10 @@ try:  # the C kernel, compiled at install when a compiler is there (setup.py); n
     from jade_env.retrieval import _bm25_kernel as _kernel
 except ImportError:  # pragma: no cover - depends on the install
     _kernel = None
+try:  # the passages' decoder in C (zlib's C API, without the GIL; setup.py); Python's zlib and json otherwise
+    from jade_env.retrieval import _passage_records
+except ImportError:  # pragma: no cover - depends on the install
+    _passage_records = None
 
 INDEX_FORMAT = "jade-bm25-v3"
 BLOCK = 128
@@ -633,29 +638,62 @@ class BM25Retriever(Retriever):
     # ------------------------------------------------------------------ search
     def passage(self, doc: int) -> tuple[str, str, str]:
         """``(id, title, text)`` of document number ``doc`` (kept for the next time, see ``passage_cache``)."""
-        kept = self._passages.get(doc)
-        if kept is not None:
-            return kept
+        return self.passages([doc])[0]
+
+    def passages(self, docs: list[int]) -> list[tuple[str, str, str]]:
+        """``(id, title, text)`` of each document number in ``docs``, decoded together (kept, see ``passage_cache``)."""
+        kept, cap = self._passages, self.passage_cache
+        if not cap:
+            return self._decode(docs)
+        found = [kept.get(d) for d in docs]
+        missing = [d for d, p in zip(docs, found, strict=True) if p is None]
+        if not missing:
+            return found  # type: ignore[return-value]
+        decoded = self._decode(missing)
+        if len(missing) <= cap:
+            if len(kept) + len(missing) > cap:
+                kept.clear()
+            kept.update(zip(missing, decoded, strict=True))
+        fresh = iter(decoded)
+        return [p if p is not None else next(fresh) for p in found]
+
+    def _decode(self, docs: list[int], use_c: bool = True) -> list[tuple[str, str, str]]:
+        """The stored records of ``docs``, decoded (in C when compiled, unless ``use_c`` is False)."""
+        if _passage_records is None or not use_c:
+            records: list = [self._inflated(d) for d in docs]
+        else:
+            try:
+                records = _passage_records.decode(self._store_bytes, self.doc_offsets, self._zdict, self.compressed, docs)
+            except ValueError as err:  # offsets outside docs.bin, or a stream that does not inflate
+                raise self._corrupt(str(err)) from None
+        out = []
+        for doc, record in zip(docs, records, strict=True):
+            if type(record) is not tuple:  # bytes: Python's json reads them (and says what is wrong)
+                try:
+                    record = json.loads(record.decode())  # str, not bytes: json.loads would detect the encoding first
+                except ValueError:  # UnicodeDecodeError is a ValueError
+                    raise self._corrupt(f"passage {doc} is not JSON") from None
+                if not (isinstance(record, list) and len(record) == 3 and all(isinstance(x, str) for x in record)):
+                    raise self._corrupt(f"passage {doc} is not [id, title, text]")
+                record = tuple(record)
+            out.append(record)
+        return out
+
+    def _inflated(self, doc: int) -> bytes:
+        """The record of ``doc`` as stored, inflated (Python's zlib)."""
         start, end = int(self.doc_offsets[doc]), int(self.doc_offsets[doc + 1])
         raw = self._store_bytes[start:end]
+        if not self.compressed:
+            return bytes(raw)
         try:
-            if self.compressed:
-                d = zlib.decompressobj(-15, zdict=self._zdict)
-                raw = d.decompress(raw) + d.flush()
-            else:
-                raw = bytes(raw)
-            record = json.loads(raw.decode())  # str, not bytes: json.loads would detect the encoding first (1 µs a passage)
-        except (zlib.error, ValueError) as err:  # UnicodeDecodeError is a ValueError
-            record = err
-        if not (isinstance(record, list) and len(record) == 3 and all(isinstance(x, str) for x in record)):
-            raise RetrievalError(f"{self.index_dir}: passage {doc} of docs.bin does not decode; the index is corrupt: delete the "
-                                 "folder and build it again")
-        passage = tuple(record)
-        if self.passage_cache:
-            if len(self._passages) >= self.passage_cache:
-                self._passages.clear()
-            self._passages[doc] = passage  # type: ignore[assignment]
-        return passage  # type: ignore[return-value]
+            d = zlib.decompressobj(-15, zdict=self._zdict)
+            return d.decompress(raw) + d.flush()
+        except zlib.error:
+            raise self._corrupt(f"passage {doc} does not inflate") from None
+
+    def _corrupt(self, what: str) -> RetrievalError:
+        return RetrievalError(f"{self.index_dir or 'the in-memory BM25 index'}: docs.bin does not decode: {what}; the index is "
+                              "corrupt: delete the folder and build it again")
 
     def query_terms(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """Term ids and weights (``boost * idf``, float32) of a query's indexed terms (kept, see ``query_cache``; never
@@ -725,11 +763,8 @@ class BM25Retriever(Retriever):
 
     def _search_one(self, query: str, k: int) -> list[Hit]:
         docs, scores = self.top_docs(query, k)
-        hits = []
-        for rank, (doc, score) in enumerate(zip(docs.tolist(), scores.tolist(), strict=True)):
-            pid, title, text = self.passage(doc)
-            hits.append(Hit(pid, title, text, float(score), rank))
-        return hits
+        return [Hit(pid, title, text, score, rank)
+                for rank, ((pid, title, text), score) in enumerate(zip(self.passages(docs.tolist()), scores.tolist(), strict=True))]
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
         queries = list(queries)
