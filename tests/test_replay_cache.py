@@ -85,3 +85,35 @@ def test_a_cache_written_before_checksums_is_upgraded_not_trusted(bm25: BM25Retr
     with pytest.warns(RuntimeWarning):
         assert CachedRetriever(bm25, path).search(QUERIES, 5) == fresh  # recomputed and rewritten with checksums
     assert replay().search(QUERIES, 5) == fresh
+
+
+def _open_at_once(path: str, barrier, results) -> None:
+    barrier.wait()
+    try:
+        CachedRetriever(None, path, replay_only=True, retriever_id="r", corpus_hash="c").close()
+        results.put("ok")
+    except Exception as err:  # what the test reports
+        results.put(f"{type(err).__name__}: {err}")
+
+
+def test_processes_opening_a_cache_written_before_checksums_at_once_all_open_it(tmp_path: Path) -> None:
+    """The vector env's workers start together: each may find the old schema, and exactly one upgrades it."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(5):
+        path = tmp_path / f"old-{attempt}.sqlite"
+        with sqlite3.connect(path) as db:  # the schema of the previous version: no checksum column
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE retrievals (retriever_id TEXT NOT NULL, corpus_hash TEXT NOT NULL, query TEXT NOT NULL, "
+                       "k INTEGER NOT NULL, hits TEXT NOT NULL, PRIMARY KEY (retriever_id, corpus_hash, query, k))")
+        barrier, results = ctx.Barrier(6), ctx.Queue()
+        workers = [ctx.Process(target=_open_at_once, args=(str(path), barrier, results)) for _ in range(6)]
+        for w in workers:
+            w.start()
+        outcomes = [results.get(timeout=60) for _ in workers]
+        for w in workers:
+            w.join(timeout=60)
+        assert outcomes == ["ok"] * 6, outcomes
+        with sqlite3.connect(path) as db:
+            assert "checksum" in {row[1] for row in db.execute("PRAGMA table_info(retrievals)")}

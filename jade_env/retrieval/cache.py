@@ -124,10 +124,19 @@ class CachedRetriever(Retriever):
         db = sqlite3.connect(self.path, timeout=OPEN_TIMEOUT_S, check_same_thread=False, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute(SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(retrievals)")}
-            if "checksum" not in columns:  # a cache written before rows had checksums
-                db.execute("ALTER TABLE retrievals ADD COLUMN checksum TEXT")
+            # one process at a time creates or upgrades the table (the workers of a vector env open it together: two
+            # that both saw the old schema would both add the column, and the second would fail)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(retrievals)")}
+                if "checksum" not in columns:  # a cache written before rows had checksums
+                    db.execute("ALTER TABLE retrievals ADD COLUMN checksum TEXT")
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
         except sqlite3.DatabaseError:
             db.close()
             raise
