@@ -107,3 +107,57 @@ def test_a_corrupt_passage_is_one_retrieval_error_both_ways(tmp_path: Path) -> N
     for use_c in (True, False):
         with pytest.raises(RetrievalError, match="docs.bin does not decode: passage 7 .*build it again"):
             r._decode([7], use_c=use_c)
+
+
+def test_odd_arguments_are_read_safely() -> None:
+    """An item whose ``__index__`` empties the list, offsets not aligned to 8 bytes, numbers beyond int64."""
+    blob, offsets = store([b'["a", "b", "c"]'], None)
+
+    class Emptying:
+        def __init__(self, docs: list) -> None:
+            self.docs = docs
+
+        def __index__(self) -> int:
+            self.docs.clear()
+            return 0
+
+    docs: list = []
+    docs += [Emptying(docs), 0, np.int64(0)]
+    assert decode(blob, offsets, None, docs) == [("a", "b", "c")] * 3
+    unaligned = memoryview(b"\0" + offsets.tobytes())[1:]
+    assert decode(blob, unaligned, None, [0]) == [("a", "b", "c")]
+    for doc in (2**70, -(2**70)):
+        with pytest.raises(IndexError, match="outside the index"):
+            decode(blob, offsets, None, [doc])
+    with pytest.raises(TypeError):
+        decode(blob, offsets, None, [0.5])
+
+
+def test_a_stream_without_its_final_block_or_too_long_is_refused_both_ways(tmp_path: Path) -> None:
+    import zlib
+
+    record = module._record(Passage("p0", "t", "text"))
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    unfinished = c.compress(record) + c.flush(zlib.Z_SYNC_FLUSH)  # every byte of the record, but no final block
+    c = zlib.compressobj(1, zlib.DEFLATED, -15)
+    huge = c.compress(b" " * (module.MAX_RECORD_BYTES + 1)) + c.flush()
+    corpus = Corpus([Passage("p0", "t", "text"), Passage("p1", "t", "more text")], name="two")
+    r = BM25Retriever(index_dir=BM25Retriever(corpus, cache_dir=tmp_path).index_dir, passage_cache=0)
+    r._zdict = b""
+    for stream in (unfinished, huge):
+        r._store_bytes, r.doc_offsets = memoryview(stream), np.array([0, len(stream), len(stream)], dtype=np.int64)
+        for use_c in (True, False):
+            with pytest.raises(RetrievalError, match="passage 0 does not inflate"):
+                r._decode([0], use_c=use_c)
+    for use_c in (True, False):
+        with pytest.raises(IndexError, match="document number -1 is outside the index"):
+            r._decode([-1], use_c=use_c)
+
+
+def test_repeated_documents_are_decoded_once_and_kept_once(tmp_path: Path) -> None:
+    corpus = Corpus([Passage(f"p{i}", "t", f"river {i}") for i in range(20)], name="twenty")
+    r = BM25Retriever(index_dir=BM25Retriever(corpus, cache_dir=tmp_path).index_dir, passage_cache=3)
+    got = r.passages([9, 9, 4, 9, 4])
+    assert [p[0] for p in got] == [r._decode([d])[0][0] for d in (9, 9, 4, 9, 4)]
+    assert sorted(r._passages) == [4, 9]
+    assert r.passages([9, 4, 1]) == [got[0], got[2], r._decode([1])[0]] and len(r._passages) == 3

@@ -15,8 +15,9 @@
  * again per passage), and every stream is inflated with the GIL released, so the threads of a batched search decode
  * in parallel.
  *
- * Safety: offsets outside docs.bin or decreasing, and a stream that does not inflate to its end, raise ValueError naming
- * the document (bm25.py raises its RetrievalError); a document number outside the index raises IndexError. Nothing is
+ * Safety: offsets outside docs.bin or decreasing, and a stream that does not reach its final block or inflates to more
+ * than MAX_RECORD_BYTES, raise ValueError naming the document (bm25.py raises its RetrievalError; bytes after a stream's
+ * end are ignored, as Python's zlib ignores them); a document number outside the index raises IndexError. Nothing is
  * read outside the buffers, whatever the files hold.
  */
 #define PY_SSIZE_T_CLEAN
@@ -27,6 +28,8 @@
 #include <zlib.h>
 
 enum { OK = 0, BAD_OFFSETS = 1, NO_INFLATE = 2, NO_MEMORY = 3 };
+/* the largest record a passage may inflate to (bm25.MAX_RECORD_BYTES): more is a damaged stream, not a passage */
+#define MAX_RECORD_BYTES (64 << 20)
 
 typedef struct {
     Py_ssize_t start, len; /* of the record, in the output buffer (compressed) or in the store (not) */
@@ -58,6 +61,7 @@ static int inflate_one(z_stream *z, const Bytef *dict, uInt dict_len, const Byte
         uInt in_before = z->avail_in;
         int ret = inflate(z, Z_NO_FLUSH);
         *used += room - z->avail_out;
+        if (*used - span->start > MAX_RECORD_BYTES) return NO_INFLATE;
         if (ret == Z_STREAM_END) break;
         if (ret != Z_OK && ret != Z_BUF_ERROR) return NO_INFLATE;
         if (z->avail_out == 0) continue;                                 /* more room needed */
@@ -217,11 +221,11 @@ static PyObject *decode(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "doc_offsets must be int64 with one entry more than the documents");
         goto done;
     }
-    const int64_t *off = offsets.buf;
+    const char *off = offsets.buf; /* int64 values, read with memcpy: the buffer need not be aligned */
     int64_t n_docs = offsets.len / 8 - 1;
-    seq = PySequence_Fast(docs_obj, "docs must be a sequence of document numbers");
+    seq = PySequence_Tuple(docs_obj); /* a copy: an item's __index__ cannot change what is read */
     if (!seq) goto done;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
     docs = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
     spans = calloc((size_t)(n ? n : 1), sizeof(Span));
     if (!docs || !spans) {
@@ -229,10 +233,15 @@ static PyObject *decode(PyObject *self, PyObject *args) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        long long d = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
+        int overflow = 0;
+        PyObject *number = PyNumber_Index(PyTuple_GET_ITEM(seq, i));
+        if (!number) goto done;
+        long long d = PyLong_AsLongLongAndOverflow(number, &overflow);
+        Py_DECREF(number);
         if (d == -1 && PyErr_Occurred()) goto done;
-        if (d < 0 || d >= n_docs) {
-            PyErr_Format(PyExc_IndexError, "document number %lld is outside the index (%lld documents)", d, (long long)n_docs);
+        if (overflow || d < 0 || d >= n_docs) {
+            PyErr_Format(PyExc_IndexError, "document number %S is outside the index (%lld documents)", PyTuple_GET_ITEM(seq, i),
+                         (long long)n_docs);
             goto done;
         }
         docs[i] = d;
@@ -247,7 +256,9 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     }
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
-        int64_t s = off[docs[i]], e = off[docs[i] + 1];
+        int64_t s, e;
+        memcpy(&s, off + 8 * docs[i], 8);
+        memcpy(&e, off + 8 * (docs[i] + 1), 8);
         if (s < 0 || e < s || e > store.len) {
             spans[i].status = BAD_OFFSETS;
             continue;

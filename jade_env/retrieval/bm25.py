@@ -72,6 +72,8 @@ CHUNK = 20_000  # passages per build chunk
 PARALLEL_FROM = 50_000  # corpora at least this large are analysed by worker processes
 MERGE_POSTINGS = 8_000_000  # postings per merge batch
 ZDICT_BYTES = 32 * 1024
+#: the largest record a stored passage may inflate to (as _passage_records.c): more is a damaged stream
+MAX_RECORD_BYTES = 64 << 20
 #: name -> dtype of the arrays of an index folder (``NAME.npy``)
 ARRAYS = {"term_blocks": np.int64, "term_df": np.int64, "term_max": np.float32, "block_last": np.int32, "block_off": np.int64,
           "block_max": np.float32, "norms": np.uint8, "doc_rank": np.int32, "doc_offsets": np.int64}
@@ -646,16 +648,15 @@ class BM25Retriever(Retriever):
         if not cap:
             return self._decode(docs)
         found = [kept.get(d) for d in docs]
-        missing = [d for d, p in zip(docs, found, strict=True) if p is None]
+        missing = list(dict.fromkeys(d for d, p in zip(docs, found, strict=True) if p is None))  # each decoded once
         if not missing:
             return found  # type: ignore[return-value]
-        decoded = self._decode(missing)
+        decoded = dict(zip(missing, self._decode(missing), strict=True))
         if len(missing) <= cap:
             if len(kept) + len(missing) > cap:
                 kept.clear()
-            kept.update(zip(missing, decoded, strict=True))
-        fresh = iter(decoded)
-        return [p if p is not None else next(fresh) for p in found]
+            kept.update(decoded)
+        return [p if p is not None else decoded[d] for d, p in zip(docs, found, strict=True)]
 
     def _decode(self, docs: list[int], use_c: bool = True) -> list[tuple[str, str, str]]:
         """The stored records of ``docs``, decoded (in C when compiled, unless ``use_c`` is False)."""
@@ -680,16 +681,23 @@ class BM25Retriever(Retriever):
         return out
 
     def _inflated(self, doc: int) -> bytes:
-        """The record of ``doc`` as stored, inflated (Python's zlib)."""
+        """The record of ``doc`` as stored, inflated (Python's zlib; what ``_passage_records.c`` checks, checked)."""
+        if not 0 <= doc < self.n_docs:
+            raise IndexError(f"document number {doc} is outside the index ({self.n_docs} documents)")
         start, end = int(self.doc_offsets[doc]), int(self.doc_offsets[doc + 1])
+        if not 0 <= start <= end <= len(self._store_bytes):
+            raise self._corrupt(f"passage {doc} has offsets outside docs.bin")
         raw = self._store_bytes[start:end]
         if not self.compressed:
             return bytes(raw)
         try:
             d = zlib.decompressobj(-15, zdict=self._zdict)
-            return d.decompress(raw) + d.flush()
+            record = d.decompress(raw, MAX_RECORD_BYTES + 1)
         except zlib.error:
-            raise self._corrupt(f"passage {doc} does not inflate") from None
+            record = None
+        if record is None or not d.eof or len(record) > MAX_RECORD_BYTES:
+            raise self._corrupt(f"passage {doc} does not inflate")
+        return record
 
     def _corrupt(self, what: str) -> RetrievalError:
         return RetrievalError(f"{self.index_dir or 'the in-memory BM25 index'}: docs.bin does not decode: {what}; the index is "
