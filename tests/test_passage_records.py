@@ -161,3 +161,18 @@ def test_repeated_documents_are_decoded_once_and_kept_once(tmp_path: Path) -> No
     assert [p[0] for p in got] == [r._decode([d])[0][0] for d in (9, 9, 4, 9, 4)]
     assert sorted(r._passages) == [4, 9]
     assert r.passages([9, 4, 1]) == [got[0], got[2], r._decode([1])[0]] and len(r._passages) == 3
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(texts, min_size=1, max_size=8))
+def test_the_build_compresses_each_record_as_a_new_stream_with_the_dictionary_would(bodies) -> None:
+    """The build copies one primed stream per record: the bytes must be those of a stream made afresh for each."""
+    import zlib
+
+    records = [module._record(Passage(f"p{i}", "t", b)) for i, b in enumerate(bodies)]
+    fresh = []
+    for rec in records:
+        c = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=ZDICT)
+        fresh.append(c.compress(rec) + c.flush())
+    blob, lengths = module.analyse_chunk([""] * len(records), records, ZDICT)[3:]
+    assert blob == b"".join(fresh) and list(lengths) == [len(f) for f in fresh]

@@ -182,9 +182,11 @@ def analyse_chunk(texts: list[str], records: list[bytes], zdict: bytes | None) -
     if zdict is None:
         blobs = records
     else:
-        blobs = []
+        # one stream primed with the dictionary, copied for each record: the bytes of a new stream per record, without
+        # hashing the 32 KiB dictionary again each time (a quarter of the time it costs)
+        primed, blobs = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=zdict), []
         for rec in records:
-            c = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=zdict)
+            c = primed.copy()
             blobs.append(c.compress(rec) + c.flush())
     return list(local), np.array(ids, dtype=np.int32), lengths, b"".join(blobs), np.array([len(x) for x in blobs], dtype=np.int64)
 
