@@ -12,7 +12,8 @@ Prints one JSON line.
 then they are replayed (best of 7) with the agent's actions given again and every search answered from its recorded
 hits, so that neither the agent nor retrieval runs between steps (their work evicts the engine's code and data from
 the CPU caches, which more than doubles its time per step; the first mode keeps that cost, as a training loop has it).
-``--passes P`` sets the number of replays (default 7). A count that the machine's load does not move is the number of
+``--passes P`` sets the number of replays (default 7); ``--by-role`` times ``reset`` and each role's step apart
+(the last step of an episode as ``ROLE/end``) and prints their least mean µs. A count that the machine's load does not move is the number of
 instructions per replayed step: run under ``valgrind --tool=cachegrind --cache-sim=no`` with ``--passes 1`` and with
 ``--passes 5``, and divide the difference of the two ``I refs`` by 4 times the steps printed.
 """
@@ -105,13 +106,51 @@ def replayed_us_per_step(env_id: str, kwargs: dict, episodes: int, repeats: int 
     return best / steps * 1e6, steps
 
 
+def replayed_by_role(env_id: str, kwargs: dict, episodes: int, repeats: int = 7) -> dict[str, float]:
+    """``--by-role``: the replay of :func:`replayed_us_per_step`, with ``reset`` and each role's step timed apart (the
+    final step of an episode as ``ROLE/end``): the least mean µs of ``repeats`` replays, per kind."""
+    global RECORDED
+    RECORDED = {}
+    env = gym.make(env_id, **kwargs)
+    n = len(env.unwrapped.examples)
+    played: list[list[str]] = []
+    play(env, episodes, played)
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        total: dict[str, float] = {}
+        count: dict[str, int] = {}
+        for episode, actions in enumerate(played):
+            started = time.perf_counter()
+            obs, _ = env.reset(seed=0 if episode == 0 else None, options={"index": episode % n})
+            kinds = [("reset", time.perf_counter() - started)]
+            for action in actions:
+                role = obs["role"]
+                started = time.perf_counter()
+                obs, _, terminated, truncated, _ = env.step(action)
+                kinds.append((role + ("/end" if terminated or truncated else ""), time.perf_counter() - started))
+            for kind, seconds in kinds:
+                total[kind] = total.get(kind, 0.0) + seconds
+                count[kind] = count.get(kind, 0) + 1
+        for kind, seconds in total.items():
+            best[kind] = min(best.get(kind, float("inf")), seconds / count[kind] * 1e6)
+    env.close()
+    RECORDED = None
+    return {kind: round(us, 1) for kind, us in sorted(best.items())}
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=300)
     parser.add_argument("--replay", action="store_true", help="time replays of the episodes, without the agent or retrieval")
     parser.add_argument("--passes", type=int, default=7, help="--replay: how many replays (the least time is reported)")
+    parser.add_argument("--by-role", action="store_true", help="replay, timing reset and each role's step apart")
     args = parser.parse_args()
     hotpot = Path(__file__).resolve().parents[2] / "shared" / "data" / "hotpotqa" / "hotpot_dev_distractor_v1_100.json"
+    if args.by_role:
+        print(json.dumps({"synthetic_us": replayed_by_role("JadeRAG-Synthetic-v0", {"n": 300}, args.episodes, args.passes),
+                          "hotpotqa_us": replayed_by_role("JadeRAG-HotpotQA-v0", {"data_path": str(hotpot)}, args.episodes,
+                                                          args.passes)}))
+        raise SystemExit
     if args.replay:
         def measure(env_id, kwargs, episodes):
             return replayed_us_per_step(env_id, kwargs, episodes, args.passes)
