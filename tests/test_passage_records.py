@@ -28,7 +28,7 @@ def store(records: list[bytes], zdict: bytes | None) -> tuple[bytes, np.ndarray]
 
 
 def decode(blob: bytes, offsets: np.ndarray, zdict: bytes | None, docs: list[int]) -> list:
-    return records_c.decode(blob, offsets, zdict or b"", zdict is not None, docs)
+    return records_c.decode(blob, offsets, zdict or b"", zdict is not None, docs, module.MAX_RECORD_BYTES)
 
 
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)  # any text UTF-8 can hold
@@ -81,7 +81,7 @@ def test_broken_stores_raise_naming_the_passage() -> None:
         with pytest.raises(IndexError, match=f"document number {doc} is outside the index"):
             decode(blob, offsets, ZDICT, [doc])
     with pytest.raises(ValueError, match="doc_offsets must be int64"):
-        records_c.decode(blob, b"1234567", ZDICT, True, [0])
+        records_c.decode(blob, b"1234567", ZDICT, True, [0], module.MAX_RECORD_BYTES)
     assert decode(blob, offsets, ZDICT, []) == []
 
 

@@ -4,8 +4,8 @@
  * JSON text of [id, title, text] as json.dumps(..., ensure_ascii=False) writes it, stored as it is or, in a compressed
  * index, as a raw deflate stream made with the preset dictionary docs.zdict.
  *
- * decode(store, doc_offsets, zdict, compressed, docs) -> list, one item per document number in docs (a sequence of
- * ints): the tuple (id, title, text), or the record's bytes when it is not a plain array of three strings that this
+ * decode(store, doc_offsets, zdict, compressed, docs, max_record) -> list, one item per document number in docs (a
+ * sequence of ints): the tuple (id, title, text), or the record's bytes when it is not a plain array of three strings that this
  * parser reads exactly (JSON escapes are decoded; anything else, such as a lone surrogate or another shape, is left
  * to json.loads, which also says what is wrong). Equal to json.loads(record) on every record bm25.py writes
  * (tests/test_passage_records.py).
@@ -16,9 +16,9 @@
  * in parallel.
  *
  * Safety: offsets outside docs.bin or decreasing, and a stream that does not reach its final block or inflates to more
- * than MAX_RECORD_BYTES, raise ValueError naming the document (bm25.py raises its RetrievalError; bytes after a stream's
- * end are ignored, as Python's zlib ignores them); a document number outside the index raises IndexError. Nothing is
- * read outside the buffers, whatever the files hold.
+ * than max_record bytes (bm25.MAX_RECORD_BYTES), raise ValueError naming the document (bm25.py raises its
+ * RetrievalError; bytes after a stream's end are ignored, as Python's zlib ignores them); a document number outside
+ * the index raises IndexError. Nothing is read outside the buffers, whatever the files hold.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -28,17 +28,16 @@
 #include <zlib.h>
 
 enum { OK = 0, BAD_OFFSETS = 1, NO_INFLATE = 2, NO_MEMORY = 3 };
-/* the largest record a passage may inflate to (bm25.MAX_RECORD_BYTES): more is a damaged stream, not a passage */
-#define MAX_RECORD_BYTES (64 << 20)
 
 typedef struct {
     Py_ssize_t start, len; /* of the record, in the output buffer (compressed) or in the store (not) */
     int status;
 } Span;
 
-/* Inflate one raw deflate stream (in, n) primed with the dictionary onto the end of *out; the record's span. */
-static int inflate_one(z_stream *z, const Bytef *dict, uInt dict_len, const Bytef *in, Py_ssize_t n, char **out,
-                       Py_ssize_t *cap, Py_ssize_t *used, Span *span) {
+/* Inflate one raw deflate stream (in, n) primed with the dictionary onto the end of *out, at most max_record bytes; the
+ * record's span. */
+static int inflate_one(z_stream *z, const Bytef *dict, uInt dict_len, const Bytef *in, Py_ssize_t n, Py_ssize_t max_record,
+                       char **out, Py_ssize_t *cap, Py_ssize_t *used, Span *span) {
     if (inflateReset(z) != Z_OK) return NO_INFLATE;
     if (dict_len && inflateSetDictionary(z, dict, dict_len) != Z_OK) return NO_INFLATE;
     if (n > UINT32_MAX) return NO_INFLATE;
@@ -61,7 +60,7 @@ static int inflate_one(z_stream *z, const Bytef *dict, uInt dict_len, const Byte
         uInt in_before = z->avail_in;
         int ret = inflate(z, Z_NO_FLUSH);
         *used += room - z->avail_out;
-        if (*used - span->start > MAX_RECORD_BYTES) return NO_INFLATE;
+        if (*used - span->start > max_record) return NO_INFLATE;
         if (ret == Z_STREAM_END) break;
         if (ret != Z_OK && ret != Z_BUF_ERROR) return NO_INFLATE;
         if (z->avail_out == 0) continue;                                 /* more room needed */
@@ -198,7 +197,8 @@ decline:
 static PyObject *decode(PyObject *self, PyObject *args) {
     PyObject *store_obj, *offsets_obj, *zdict_obj, *docs_obj;
     int compressed;
-    if (!PyArg_ParseTuple(args, "OOOpO", &store_obj, &offsets_obj, &zdict_obj, &compressed, &docs_obj)) return NULL;
+    Py_ssize_t max_record;
+    if (!PyArg_ParseTuple(args, "OOOpOn", &store_obj, &offsets_obj, &zdict_obj, &compressed, &docs_obj, &max_record)) return NULL;
     Py_buffer store, offsets, zdict;
     if (PyObject_GetBuffer(store_obj, &store, PyBUF_C_CONTIGUOUS) < 0) return NULL;
     if (PyObject_GetBuffer(offsets_obj, &offsets, PyBUF_C_CONTIGUOUS) < 0) {
@@ -268,8 +268,8 @@ static PyObject *decode(PyObject *self, PyObject *args) {
             spans[i].len = (Py_ssize_t)(e - s);
             continue;
         }
-        spans[i].status = inflate_one(&z, zdict.buf, (uInt)zdict.len, (const Bytef *)store.buf + s, (Py_ssize_t)(e - s), &out,
-                                      &cap, &used, &spans[i]);
+        spans[i].status = inflate_one(&z, zdict.buf, (uInt)zdict.len, (const Bytef *)store.buf + s, (Py_ssize_t)(e - s),
+                                      max_record, &out, &cap, &used, &spans[i]);
         if (spans[i].status == NO_MEMORY) break;
     }
     Py_END_ALLOW_THREADS
@@ -317,7 +317,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS,
-     "decode(store, doc_offsets, zdict, compressed, docs) -> list of (id, title, text) tuples (or a record's bytes)"},
+     "decode(store, doc_offsets, zdict, compressed, docs, max_record) -> list of (id, title, text) tuples (or a record's bytes)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -72,7 +72,7 @@ CHUNK = 20_000  # passages per build chunk
 PARALLEL_FROM = 50_000  # corpora at least this large are analysed by worker processes
 MERGE_POSTINGS = 8_000_000  # postings per merge batch
 ZDICT_BYTES = 32 * 1024
-#: the largest record a stored passage may inflate to (as _passage_records.c): more is a damaged stream
+#: the largest record a stored passage may inflate to (both decoders): more is a damaged stream
 MAX_RECORD_BYTES = 64 << 20
 #: name -> dtype of the arrays of an index folder (``NAME.npy``)
 ARRAYS = {"term_blocks": np.int64, "term_df": np.int64, "term_max": np.float32, "block_last": np.int32, "block_off": np.int64,
@@ -666,7 +666,8 @@ class BM25Retriever(Retriever):
             records: list = [self._inflated(d) for d in docs]
         else:
             try:
-                records = _passage_records.decode(self._store_bytes, self.doc_offsets, self._zdict, self.compressed, docs)
+                records = _passage_records.decode(self._store_bytes, self.doc_offsets, self._zdict, self.compressed, docs,
+                                                  MAX_RECORD_BYTES)
             except ValueError as err:  # offsets outside docs.bin, or a stream that does not inflate
                 raise self._corrupt(str(err)) from None
         out = []
