@@ -85,14 +85,21 @@ def engine_us_per_step(env_id: str, kwargs: dict, episodes: int) -> tuple[float,
     return (env_seconds - SEARCH_SECONDS[0]) / steps * 1e6, steps
 
 
-def replayed_us_per_step(env_id: str, kwargs: dict, episodes: int, repeats: int = 7) -> tuple[float, int]:
-    """The least time per step of ``repeats`` replays of the agent's ``episodes`` (steps: of one replay)."""
+def recorded_play(env_id: str, kwargs: dict, episodes: int) -> tuple[gym.Env, int, list[list[str]], int]:
+    """The env, its number of questions, the actions of ``episodes`` played by the agent, and their steps, with every
+    search recorded for the replays (:data:`RECORDED`; the caller sets it back to None)."""
     global RECORDED
     RECORDED = {}
     env = gym.make(env_id, **kwargs)
-    n = len(env.unwrapped.examples)
     played: list[list[str]] = []
     _, steps = play(env, episodes, played)
+    return env, len(env.unwrapped.examples), played, steps
+
+
+def replayed_us_per_step(env_id: str, kwargs: dict, episodes: int, repeats: int = 7) -> tuple[float, int]:
+    """The least time per step of ``repeats`` replays of the agent's ``episodes`` (steps: of one replay)."""
+    global RECORDED
+    env, n, played, steps = recorded_play(env_id, kwargs, episodes)
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
@@ -110,11 +117,7 @@ def replayed_by_role(env_id: str, kwargs: dict, episodes: int, repeats: int = 7)
     """``--by-role``: the replay of :func:`replayed_us_per_step`, with ``reset`` and each role's step timed apart (the
     final step of an episode as ``ROLE/end``): the least mean µs of ``repeats`` replays, per kind."""
     global RECORDED
-    RECORDED = {}
-    env = gym.make(env_id, **kwargs)
-    n = len(env.unwrapped.examples)
-    played: list[list[str]] = []
-    play(env, episodes, played)
+    env, n, played, _ = recorded_play(env_id, kwargs, episodes)
     best: dict[str, float] = {}
     for _ in range(repeats):
         total: dict[str, float] = {}
