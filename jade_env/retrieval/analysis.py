@@ -29,6 +29,7 @@ checks every step against Lucene itself on the shared corpora and on generated e
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from jade_env.retrieval import _word_break_tables as wb
 
@@ -47,54 +48,72 @@ CACHE_BYTES = 64 * 1024 * 1024
 _ASTRAL_CHAR = "(?=[\\U00010000-\\U0010ffff])"
 
 
-def _one(*names: str) -> str:
+def _one(tables: Any, *names: str) -> str:
     """One character of the union of the named classes (the astral part tried only on astral characters)."""
-    bmp, astral = "".join(getattr(wb, n) for n in names), "".join(getattr(wb, n + "_ASTRAL") for n in names)
+    bmp, astral = "".join(getattr(tables, n) for n in names), "".join(getattr(tables, n + "_ASTRAL") for n in names)
     if not bmp:
-        return f"{_ASTRAL_CHAR}[{astral}]"
+        return f"{_ASTRAL_CHAR}[{astral}]" if astral else "(?!)"
     return f"(?:[{bmp}]|{_ASTRAL_CHAR}[{astral}])" if astral else f"[{bmp}]"
 
 
-def _many(*names: str) -> str:
+def _many(tables: Any, *names: str) -> str:
     """Zero or more characters of the union of the named classes: a plain character-class loop on BMP text."""
-    bmp, astral = "".join(getattr(wb, n) for n in names), "".join(getattr(wb, n + "_ASTRAL") for n in names)
+    bmp, astral = "".join(getattr(tables, n) for n in names), "".join(getattr(tables, n + "_ASTRAL") for n in names)
     if not bmp:
-        return f"(?:{_ASTRAL_CHAR}[{astral}])*"
+        return f"(?:{_ASTRAL_CHAR}[{astral}])*" if astral else ""
     return f"[{bmp}]*(?:{_ASTRAL_CHAR}[{astral}][{bmp}]*)*" if astral else f"[{bmp}]*"
 
 
-def _token_pattern() -> re.Pattern[str]:
-    """One regular expression for every token rule; runs of letters and digits are a character-class loop."""
-    x, xs = _one("EXTEND"), _many("EXTEND")  # WB4: extend and format characters belong to the character before
-    letter, hebrew, numeric = _one("ALETTER", "HEBREW_LETTER"), _one("HEBREW_LETTER"), _one("NUMERIC")
-    run = _one("ALETTER", "HEBREW_LETTER", "NUMERIC") + _many("ALETTER", "HEBREW_LETTER", "NUMERIC", "EXTEND")  # WB5, 8-10
+class _AsciiTables:
+    """The word-break classes of :mod:`~jade_env.retrieval._word_break_tables` cut to ASCII (no astral part), for
+    :data:`TOKEN_ASCII`: on ASCII text a pattern made from them matches exactly what the full one matches, since a
+    class only ever meets ASCII characters there."""
+
+    def __init__(self) -> None:
+        for name in dir(wb):
+            if name.isupper() and not name.endswith("_ASTRAL"):
+                members = re.compile(f"[{getattr(wb, name)}]") if getattr(wb, name) else None
+                ascii_members = [chr(c) for c in range(128) if members is not None and members.fullmatch(chr(c))]
+                setattr(self, name, "".join(f"\\x{ord(c):02x}" for c in ascii_members))
+                setattr(self, name + "_ASTRAL", "")
+
+
+def _token_pattern(tables: Any) -> re.Pattern[str]:
+    """One regular expression for every token rule, over the classes of ``tables``; runs of letters and digits are a
+    character-class loop."""
+    x, xs = _one(tables, "EXTEND"), _many(tables, "EXTEND")  # WB4: extend and format characters join the one before
+    letter, hebrew, numeric = _one(tables, "ALETTER", "HEBREW_LETTER"), _one(tables, "HEBREW_LETTER"), _one(tables, "NUMERIC")
+    run = (_one(tables, "ALETTER", "HEBREW_LETTER", "NUMERIC")
+           + _many(tables, "ALETTER", "HEBREW_LETTER", "NUMERIC", "EXTEND"))  # WB5, 8-10
 
     def after(cls: str) -> str:  # the last character before is of class cls (followed by at most 3 extenders)
         return "(?:" + "|".join(f"(?<={cls}{x * n})" for n in range(4)) + ")"
 
-    joins = (f"{after(letter)}{_one('MID_LETTER', 'MID_NUM_LET')}{xs}(?={letter})"  # WB6-7: u.s.a, don't
-             f"|{after(numeric)}{_one('MID_NUM', 'MID_NUM_LET')}{xs}(?={numeric})"  # WB11-12: 65,000, 3.14
+    joins = (f"{after(letter)}{_one(tables, 'MID_LETTER', 'MID_NUM_LET')}{xs}(?={letter})"  # WB6-7: u.s.a, don't
+             f"|{after(numeric)}{_one(tables, 'MID_NUM', 'MID_NUM_LET')}{xs}(?={numeric})"  # WB11-12: 65,000, 3.14
              f'|{after(hebrew)}"{xs}(?={hebrew})'  # WB7b-c
-             f"|{after(hebrew)}'{xs}(?={_one('ALETTER', 'HEBREW_LETTER', 'NUMERIC')})")  # WB7a, as Lucene applies it
+             f"|{after(hebrew)}'{xs}(?={_one(tables, 'ALETTER', 'HEBREW_LETTER', 'NUMERIC')})")  # WB7a, as Lucene applies it
     # Lucene keeps a Hebrew letter's trailing apostrophe unless the letter came right after a MidLetter join
-    hebrew_end = f"(?<!{_one('MID_LETTER', 'MID_NUM_LET')}{hebrew}){after(hebrew)}'{xs}"
+    hebrew_end = f"(?<!{_one(tables, 'MID_LETTER', 'MID_NUM_LET')}{hebrew}){after(hebrew)}'{xs}"
     hebrew_quote_at_end = f"(?:{hebrew_end})?"
     unit = (f"(?:{run}(?:(?:{joins}){run})*{hebrew_quote_at_end}"
-            f"|{_one('KATAKANA')}{_many('KATAKANA', 'EXTEND')})")  # WB13: Katakana runs
-    extend_num_let = _one("EXTEND_NUM_LET") + xs
+            f"|{_one(tables, 'KATAKANA')}{_many(tables, 'KATAKANA', 'EXTEND')})")  # WB13: Katakana runs
+    extend_num_let = _one(tables, "EXTEND_NUM_LET") + xs
     word = f"(?:{extend_num_let})*{unit}(?:(?:{extend_num_let})+{unit})*(?:{extend_num_let})*"  # WB13a-b: foo_bar
     # UTS #51 sequences as Lucene matches them: a base with one variation selector, or with extenders (skin
     # tones, tags, ZWJ), further bases after a ZWJ; a lone skin tone; flags (two regional indicators); keycaps
     variation = "[\\ufe0e\\ufe0f]"
     no_variation = f"(?:(?!{variation}){x})*"
-    emoji_char = f"{_one('EMOJI')}(?:{variation}|{xs})"
-    emoji = (f"\\u200d*{emoji_char}(?:(?<=\\u200d){emoji_char})*|{_one('EMOJI_MODIFIER')}{no_variation}"
-             f"|{_one('REGIONAL_INDICATOR')}{{2}}{xs}|[0-9#*]\\ufe0f?\\u20e3{no_variation}")
-    other = f"{_one('IDEOGRAPHIC')}{xs}|{_one('COMPLEX_CONTEXT')}{_many('COMPLEX_CONTEXT', 'EXTEND')}"
+    emoji_char = f"{_one(tables, 'EMOJI')}(?:{variation}|{xs})"
+    emoji = (f"\\u200d*{emoji_char}(?:(?<=\\u200d){emoji_char})*|{_one(tables, 'EMOJI_MODIFIER')}{no_variation}"
+             f"|{_one(tables, 'REGIONAL_INDICATOR')}{{2}}{xs}|[0-9#*]\\ufe0f?\\u20e3{no_variation}")
+    other = f"{_one(tables, 'IDEOGRAPHIC')}{xs}|{_one(tables, 'COMPLEX_CONTEXT')}{_many(tables, 'COMPLEX_CONTEXT', 'EXTEND')}"
     return re.compile(f"{word}|{emoji}|{other}")
 
 
-TOKEN = _token_pattern()
+TOKEN = _token_pattern(wb)
+#: :data:`TOKEN` for ASCII text (most passages): the same rules, smaller classes, no astral branches; 1.7x as fast
+TOKEN_ASCII = _token_pattern(_AsciiTables())
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
@@ -114,12 +133,13 @@ def _cut_utf16(text: str, units: int) -> int:
 
 def tokens(text: str) -> list[str]:
     """StandardTokenizer's tokens of ``text`` (original case)."""
-    found = TOKEN.findall(text)
+    pattern = TOKEN_ASCII if text.isascii() else TOKEN
+    found = pattern.findall(text)
     if max(map(len, found), default=0) <= MAX_TOKEN_LENGTH // 2 or all(_utf16_length(t) <= MAX_TOKEN_LENGTH for t in found):
         return found
     out: list[str] = []  # a token over 255 UTF-16 units: cut it there and tokenize the rest afresh
     pos = 0
-    while (m := TOKEN.search(text, pos)) is not None:
+    while (m := pattern.search(text, pos)) is not None:
         token = m.group()
         if _utf16_length(token) <= MAX_TOKEN_LENGTH:
             out.append(token)
