@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jade_env.data import Corpus, load_corpus, load_examples
-from jade_env.retrieval.analysis import TOKEN, TOKEN_ASCII, Analyzer, lucene_lower, porter_stem, tokens
+from jade_env.retrieval.analysis import TOKEN, TOKEN_ASCII, TOKEN_BMP, Analyzer, lucene_lower, porter_stem, tokens
 
 CORPORA = ("hotpotqa/hotpotqa_train_corpus.json", "musique/musique_train_corpus.json", "2wikimultihopqa/2wikimultihopqa_corpus.json")
 # each (text, what Lucene 9.9's StandardTokenizer + lower case gives), as observed from Lucene
@@ -54,17 +54,22 @@ def test_stem_cache_is_bounded_in_bytes() -> None:
     assert analyzer.cache_bytes <= 100_000 and analyzer.clears >= 1 and len(analyzer._cache) < 1_000
 
 
-def test_ascii_pattern_tokenizes_ascii_text_as_the_full_pattern_does(shared_data: Path) -> None:
-    """ASCII text takes TOKEN_ASCII (the same rules over the classes cut to ASCII): it must find exactly what TOKEN finds,
-    on random text over every ASCII character (joining punctuation weighted up) and on the ASCII passages of a corpus."""
+def test_cut_patterns_tokenize_their_text_as_the_full_pattern_does(shared_data: Path) -> None:
+    """ASCII text takes TOKEN_ASCII and other text without astral characters TOKEN_BMP (the same rules over the classes
+    cut to ASCII or to the BMP): each must find exactly what TOKEN finds, on random text over every ASCII character
+    (joining punctuation weighted up), on random text over BMP characters of every class, and on corpus passages."""
     rng = random.Random(1)
-    pool = [chr(c) for c in range(128)] + list("aZ09.,'_:; ") * 8
-    texts = ["".join(rng.choice(pool) for _ in range(rng.randint(1, 60))) for _ in range(20_000)]
+    ascii_pool = [chr(c) for c in range(128)] + list("aZ09.,'_:; ") * 8
+    bmp_pool = ascii_pool + list("\u0301\u00ad\u200d\ufe0f\u20e3\u2019\u00b7日のカ한ภ\u0e31אß\u0130\u03a3©\u203f\u2024\uff0e")
+    texts = ["".join(rng.choice(pool) for _ in range(rng.randint(1, 60))) for pool in (ascii_pool, bmp_pool) for _ in range(15_000)]
     texts += [f"{p.title}\n{p.text}" for p in load_corpus(shared_data / CORPORA[0])]
-    texts = [t for t in texts if t.isascii()]
-    assert len(texts) > 20_000
-    assert [TOKEN_ASCII.findall(t) for t in texts] == [TOKEN.findall(t) for t in texts]
-    assert tokens("ab " + "x" * 300 + " 1,2") == ["ab", "x" * 255, "x" * 45, "1,2"]  # the long-token path on ASCII
+    ascii_texts = [t for t in texts if t.isascii()]
+    bmp_texts = [t for t in texts if not t.isascii()]
+    assert len(ascii_texts) > 15_000 and len(bmp_texts) > 10_000 and all(max(t) <= "\uffff" for t in bmp_texts)
+    assert [TOKEN_ASCII.findall(t) for t in ascii_texts] == [TOKEN.findall(t) for t in ascii_texts]
+    assert [TOKEN_BMP.findall(t) for t in bmp_texts] == [TOKEN.findall(t) for t in bmp_texts]
+    assert tokens("ab " + "x" * 300 + " 1,2") == ["ab", "x" * 255, "x" * 45, "1,2"]  # the long-token path, on each pattern
+    assert tokens("é " + "x" * 300) == ["é", "x" * 255, "x" * 45] and tokens("𝐀 " + "x" * 300) == ["𝐀", "x" * 255, "x" * 45]
 
 
 # ----------------------------------------------------------------------------- against Lucene itself
