@@ -172,7 +172,7 @@ def test_the_build_compresses_each_record_as_a_new_stream_with_the_dictionary_wo
     records = [module._record(Passage(f"p{i}", "t", b)) for i, b in enumerate(bodies)]
     fresh = []
     for rec in records:
-        c = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=ZDICT)
+        c = zlib.compressobj(module.COMPRESSION_LEVEL, zlib.DEFLATED, -15, zdict=ZDICT)
         fresh.append(c.compress(rec) + c.flush())
     blob, lengths = module.analyse_chunk([""] * len(records), records, ZDICT)[3:]
     assert blob == b"".join(fresh) and list(lengths) == [len(f) for f in fresh]
