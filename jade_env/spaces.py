@@ -74,7 +74,7 @@ class SharedTextView(Sequence):
             return tuple(self)[i]
         row = self._data[i]
         end = int(np.argmax(row < 0))
-        return row[:end].astype(np.uint32).tobytes().decode("utf-32-le")
+        return row[:end].astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
 
     def __deepcopy__(self, memo: dict) -> tuple[str, ...]:
         return tuple(self)
@@ -95,6 +95,6 @@ def _read_unicode_from_shared_memory(space: UnicodeText, shared_memory: Any, n: 
 def _write_unicode_to_shared_memory(space: UnicodeText, index: int, values: str, shared_memory: Any) -> None:
     size = space.max_length + 1
     destination = np.frombuffer(shared_memory.get_obj(), dtype=np.int32)
-    codes = np.frombuffer(values[: space.max_length].encode("utf-32-le"), dtype=np.int32)
+    codes = np.frombuffer(values[: space.max_length].encode("utf-32-le", "surrogatepass"), dtype=np.int32)
     destination[index * size: index * size + len(codes)] = codes
     destination[index * size + len(codes)] = -1

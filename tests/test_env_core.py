@@ -101,6 +101,25 @@ def test_vector_envs_in_three_modes_agree_and_never_crash(env_id: str, kwargs: d
     assert runs["vector_entry_point"] == runs["sync"] == runs["async"]
 
 
+def test_async_vector_env_carries_lone_surrogates_as_the_sync_one_does() -> None:
+    """A model's odd token (a lone surrogate) is shown back in the next observation (the monolithic conversation, a
+    sub-question): the async env's shared memory must carry it, not kill the worker."""
+    actions = {"JadeRAG-Synthetic-Monolithic-v0": "thinking \ud800 <search>born</search>",
+               "JadeRAG-Synthetic-v0": "<workflow>QDS</workflow>"}
+    for env_id, first in actions.items():
+        runs = {}
+        for mode in ("sync", "async"):
+            envs = gym.make_vec(env_id, num_envs=2, vectorization_mode=mode,
+                                vector_kwargs={"context": "spawn"} if mode == "async" else None, **SYN)
+            envs.reset(seed=0)
+            obs = envs.step([first] * 2)[0]
+            if env_id == "JadeRAG-Synthetic-v0":  # the decomposer's sub-question comes back as the planner's question
+                obs = envs.step(["<q1>who \ud800 is it</q1>"] * 2)[0]
+            runs[mode] = {k: list(v) for k, v in obs.items()}
+            envs.close()
+        assert runs["sync"] == runs["async"] and "\ud800" in json.dumps(runs["sync"], ensure_ascii=False), env_id
+
+
 def test_batched_vector_env_serves_all_retrievals_in_one_call() -> None:
     envs = gym.make_vec("JadeRAG-Synthetic-Decoupled-v0", num_envs=4, vectorization_mode="vector_entry_point", **SYN)
     retriever = envs.unwrapped.env.retrievers.shared
