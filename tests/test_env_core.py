@@ -19,6 +19,7 @@ from pettingzoo.test import api_test, parallel_api_test, seed_test
 
 import jade_env
 from jade_env.envs.info import INFO_KEYS, JSON_KEYS, decode
+from jade_env.errors import JadeError
 from jade_env.fuzzing import random_action
 from jade_env.registration import registered_ids
 
@@ -310,3 +311,61 @@ def test_changing_a_returned_info_or_observation_changes_nothing_that_follows(en
     clean = play(gym.make(env_id, **SYN), spoil=False)
     assert play(gym.make(env_id, **SYN), spoil=True) == clean
     assert play(gym.make(env_id, **SYN), spoil=False) == clean  # nothing the spoiled env kept at module level leaked
+
+
+def test_controlled_roles_that_a_workflow_skips_are_drawn_again_never_a_finished_reset() -> None:
+    """Controlling roles the executors' workflows do not always reach (the scripted planner decomposes a third of the
+    questions): every reset must still give the caller a turn (questions it would not act on are drawn again, the
+    same way in every mode), a pinned question without a turn says so, and roles never reached are named."""
+    env = gym.make("JadeRAG-Synthetic-v0", controlled_roles=["qds"], **SYN)
+    obs, _ = env.reset(seed=4)
+    for _ in range(40):
+        assert obs["role"] == "qds"
+        obs, _, terminated, truncated, _ = env.step("<q1>a</q1><q2>b</q2>")
+        if terminated or truncated:
+            obs, _ = env.reset()
+    check_env(gym.make("JadeRAG-Synthetic-v0", controlled_roles=["qds"], **SYN).unwrapped)
+    runs = {}
+    for mode in ("vector_entry_point", "sync"):
+        envs = gym.make_vec("JadeRAG-Synthetic-v0", num_envs=3, vectorization_mode=mode, controlled_roles=["qds"], **SYN)
+        obs, _ = envs.reset(seed=0)
+        lines = []
+        for _ in range(12):
+            obs, rewards, terminated, truncated, infos = envs.step(["<q1>a</q1><q2>b</q2>"] * 3)
+            assert all(role == "qds" or end for role, end in zip(obs["role"], terminated | truncated, strict=True))
+            lines.append(json.dumps([list(obs["question"]), rewards.tolist(), list(infos["question_id"])]))
+        runs[mode] = lines
+        envs.close()
+    assert runs["vector_entry_point"] == runs["sync"]
+    refused = []
+    for i in range(30):  # a pinned question cannot be drawn again: the ones without a QDS turn say so
+        try:
+            assert env.reset(options={"index": i})[0]["role"] == "qds"
+        except JadeError as err:
+            refused.append(str(err))
+    assert 0 < len(refused) < 30 and all("roles you control (qds), so there is nothing to play" in m for m in refused)
+    with pytest.raises(JadeError, match="100 questions drawn in a row.*roles you control \\(ds\\)"):
+        gym.make("JadeRAG-Synthetic-v0", controlled_roles=["ds"], **SYN).reset(seed=0)
+    for bad, message in (([], "is empty"), ("planner", r"such as \['planner'\], got 'planner'"), (3, "got 3")):
+        with pytest.raises(ValueError, match=message):
+            gym.make("JadeRAG-Synthetic-v0", controlled_roles=bad, **SYN)
+
+
+def test_batched_vector_env_takes_max_episode_steps_and_refuses_malformed_batches() -> None:
+    """``make_vec`` passes ``max_episode_steps`` to a vector entry point: it cuts episodes as TimeLimit does in sync mode."""
+    ends = {}
+    for mode in ("vector_entry_point", "sync"):
+        envs = gym.make_vec("JadeRAG-Synthetic-v0", num_envs=2, vectorization_mode=mode, max_episode_steps=2, **SYN)
+        envs.reset(seed=0)
+        ends[mode] = [[x.tolist() for x in envs.step(["<workflow>QDS</workflow>"] * 2)[1:4]] for _ in range(6)]
+        envs.close()
+    assert ends["vector_entry_point"] == ends["sync"] and any(any(truncated) for _, _, truncated in ends["sync"])
+    envs = gym.make_vec("JadeRAG-Synthetic-v0", num_envs=2, vectorization_mode="vector_entry_point", **SYN)
+    envs.reset(seed=0)
+    for bad, message in (("ab", "got 'ab'"), (None, "got None"), (["a"], "got 1 actions"), (["a"] * 3, "got 3 actions")):
+        with pytest.raises(ValueError, match=f"step\\(\\) takes a sequence of 2 actions, one per sub-env, {message}"):
+            envs.step(bad)
+    with pytest.raises(ValueError, match="got 1 indices for 2 sub-envs"):
+        envs.reset(options={"index": [1]})
+    with pytest.raises(ValueError, match="max_episode_steps must be a positive integer"):
+        gym.make_vec("JadeRAG-Synthetic-v0", num_envs=2, vectorization_mode="vector_entry_point", max_episode_steps=0, **SYN)

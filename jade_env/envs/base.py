@@ -16,7 +16,7 @@ from their on-disk cache), then the episode is replayed from its log (:mod:`jade
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -28,6 +28,7 @@ from jade_env.data.splits import load_split
 from jade_env.data.types import Example
 from jade_env.envs.info import step_info
 from jade_env.envs.observation import ObservationRenderer, observation_space
+from jade_env.errors import JadeError
 from jade_env.executors import make_executor
 from jade_env.retrieval.base import Retriever
 from jade_env.retrieval.provider import RetrieverProvider
@@ -36,6 +37,9 @@ from jade_env.spaces import UnicodeText
 from jade_env.workflow.driver import EpisodeDriver
 from jade_env.workflow.episode import ActRequest, EpisodeBase, StepRecord
 from jade_env.workflow.rewards import RewardConfig
+
+#: questions drawn at one reset, at most, until one asks a role the caller plays (:meth:`RAGEnvBase.redraw`)
+MAX_DRAWS = 100
 
 
 def arguments(frame_locals: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +91,32 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
             return int(index)
         return int(rng.integers(len(self.examples)))
 
+    def redraw(self, finished: Sequence[tuple[dict[str, Any] | None, np.random.Generator, int]]
+               ) -> list[tuple[int, EpisodeBase, list[StepRecord]]]:
+        """New episodes for those just started that the executors finished alone, with no turn of a role the caller
+        plays (``controlled_roles`` that the workflows do not reach): each ``(options, rng, index)`` draws again from
+        ``rng`` until an episode awaits the caller, at most :data:`MAX_DRAWS` draws in all. Their retrievals and the
+        executors' turns are batched. A pinned question (``options["index"]``) cannot be drawn again: JadeError."""
+        mine = ", ".join(r for r in self.roles if r in self.driver.controlled_roles)
+        for options, _, index in finished:
+            if options and "index" in options:
+                raise JadeError(f"reset: question {index} is answered by the executors without a turn of the roles you control "
+                                f"({mine}), so there is nothing to play; pin another question, or control more roles")
+        done: list[tuple[int, EpisodeBase, list[StepRecord]] | None] = [None] * len(finished)
+        waiting = list(range(len(finished)))
+        for _ in range(MAX_DRAWS - 1):
+            indices = [self.pick_index(None, finished[i][1]) for i in waiting]
+            episodes = [self.new_episode(index) for index in indices]
+            for i, index, episode, records in zip(waiting, indices, episodes, self.driver.advance(episodes), strict=True):
+                if not episode.done:
+                    done[i] = (index, episode, records)
+            waiting = [i for i in waiting if done[i] is None]
+            if not waiting:
+                return done  # type: ignore[return-value]
+        raise JadeError(f"reset: {MAX_DRAWS} questions drawn in a row were answered by the executors without a turn of the roles "
+                        f"you control ({mine}): their workflows do not reach those roles; control the planner too, or fix a "
+                        "workflow= that contains them")
+
     def step_info(self, episode: EpisodeBase, index: int, record: StepRecord | None, executor_records: Sequence[StepRecord]) -> dict[str, Any]:
         """The info of a step (:mod:`jade_env.envs.info`)."""
         return step_info(episode, index, record, executor_records)
@@ -108,6 +138,8 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
         self.example_index = self.pick_index(options, self.np_random)
         self.episode = self.new_episode(self.example_index)
         executor_records = self.driver.advance_one(self.episode)
+        if self.episode.done:  # the executors answered it without the caller: another question
+            [(self.example_index, self.episode, executor_records)] = self.redraw([(options, self.np_random, self.example_index)])
         return self.observe(self.episode), step_info(self.episode, self.example_index, None, executor_records)
 
     def step(self, action: str) -> tuple[dict[str, str], float, bool, bool, dict[str, Any]]:
@@ -152,9 +184,14 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
         self.driver.executor = state["executor"]
 
 
-def check_roles(controlled_roles: Sequence[str] | None, roles: Sequence[str]) -> tuple[str, ...]:
+def check_roles(controlled_roles: Iterable[str] | None, roles: Sequence[str]) -> tuple[str, ...]:
     """``controlled_roles`` validated against ``roles`` (None: every role)."""
+    if isinstance(controlled_roles, str) or controlled_roles is not None and not isinstance(controlled_roles, Iterable):
+        example = f"[{controlled_roles!r}]" if isinstance(controlled_roles, str) else "['planner']"
+        raise ValueError(f"controlled_roles must be a sequence of role names, such as {example}, got {controlled_roles!r}")
     chosen = tuple(roles if controlled_roles is None else controlled_roles)
+    if not chosen:
+        raise ValueError(f"controlled_roles is empty: the caller would never act; give at least one of {', '.join(roles)}")
     unknown = [r for r in chosen if r not in roles]
     if unknown:
         raise ValueError(f"controlled_roles has unknown role {unknown[0]!r}; expected roles from {', '.join(roles)}")

@@ -94,7 +94,7 @@ class JadeRAGEnv(RAGEnvBase):
     | `max_steps` | 40 | hard cap on agent steps per episode |
     | `preset` | `"paper"` | `"paper"` or `"authors_code"` (the released JADE code, :mod:`jade_env.workflow.presets`): the defaults of ¹ |
     | `reward` ¹ | `"jade"` | reward preset; `alpha`, `beta`, `format_penalty`, `outcome`, `placement`, `free_rounds` override it |
-    | `controlled_roles` | all roles | the roles the caller plays; the others are played by `executor` |
+    | `controlled_roles` | all roles | the roles the caller plays, the others by `executor` (questions without their turn: drawn again) |
     | `executor` | `"scripted"` | the frozen executors: a name of :mod:`jade_env.executors` or an object with `act(role, observation) -> str` |
     | `workflow` | None | a fixed top-level graph such as `"QR,R,DS,AG"` (static joint: the planner is never asked) |
     | `sub_workflow` ¹ | None | a fixed graph for every sub-question (`"R,AG"` when only `workflow` is fixed) |
@@ -174,7 +174,7 @@ class JadeRAGEnv(RAGEnvBase):
         self.config = EngineConfig(max_subquestions=max_subquestions, decomposition_depth=decomposition_depth, top_k=top_k,
                                    strict_format=strict_format, max_steps=max_steps,
                                    plan=FixedPlan.from_specs(workflow, chosen.pop("sub_workflow")), reward=rewards, **chosen)
-        self.controlled_roles = check_roles(None if controlled_roles is None else tuple(controlled_roles), ROLES)
+        self.controlled_roles = check_roles(controlled_roles, ROLES)
         self.token_counter = token_counter
         super().__init__(init_kwargs, reward=rewards, controlled_roles=self.controlled_roles, executor=executor)
 
