@@ -12,6 +12,7 @@ from jade_env.roles.parsers import (
     parse_answer,
     parse_doc_ids,
     parse_query,
+    parse_search_turn,
     parse_subquestions,
     parse_workflow,
 )
@@ -117,6 +118,16 @@ def test_answer() -> None:
     assert "at most 40" in parse_answer("<answer>" + "w " * 41 + "</answer>").message
     assert not parse_answer("The answer is <answer>x</answer>").valid
     assert parse_answer("The answer is <answer>x</answer>", strict=False).value == "x"
+
+
+def test_search_turn() -> None:
+    """A monolithic turn: reasoning, then one element that ends it (strict); lenient takes the first element."""
+    assert parse_search_turn("I should look it up. <search> born  where </search>\n").value == ("search", "born where")
+    assert parse_search_turn("<answer>Paris</answer>").value == ("answer", "Paris")
+    assert "text after </search>" in parse_search_turn("<search>born</search> trailing text").message
+    assert "text after </answer>" in parse_search_turn("<answer>x</answer>.").message
+    assert parse_search_turn("<search>born</search> trailing text", strict=False).value == ("search", "born")
+    assert "exactly one" in parse_search_turn("<search>a</search><answer>b</answer>").message
 
 
 def test_megabyte_output_is_invalid_without_scanning() -> None:

@@ -64,7 +64,8 @@ class MonolithicRAGEnv(RAGEnvBase):
 
     ## Version History
 
-    * v0 (jade_env 0.2): the team env's info schema; the batched vector env; copies and pickles mid-episode.
+    * v0 (jade_env 0.2): the team env's info schema; the batched vector env; copies and pickles mid-episode; with
+      ``strict_format=True`` text after the turn's element makes it invalid, as the turn's format says.
     * v0 (jade_env 0.1): initial release.
     """
 

@@ -245,19 +245,21 @@ def parse_search_turn(text: str, *, strict: bool = True) -> Parsed[tuple[str, st
     """Find the element of one monolithic turn: ``("search", query)`` or ``("answer", content)``.
 
     Reasoning before the element is allowed. Strict: exactly one ``<search>`` or one ``<answer>`` element
-    in the turn; lenient: the first complete one. A query must be non-empty (white space is squeezed); an
+    in the turn, and nothing but white space after it; lenient: the first complete one. A query must be non-empty (white space is squeezed); an
     answer's content is returned raw, for :func:`parse_answer` to judge (its fallback is the content).
     """
     if not isinstance(text, str):
         return _invalid(f"output is {type(text).__name__}, expected text")
     if len(text) > MAX_OUTPUT_CHARS:
         return _invalid(f"output has {len(text)} characters; at most {MAX_OUTPUT_CHARS} are allowed")
-    found = sorted((m.start(), tag, m.group(1)) for tag in ("search", "answer") for m in _TAGS[tag].finditer(text))
+    found = sorted((m.start(), m.end(), tag, m.group(1)) for tag in ("search", "answer") for m in _TAGS[tag].finditer(text))
     if not found:
         return _invalid("no <search>...</search> or <answer>...</answer> element found")
     if strict and len(found) != 1:
         return _invalid("expected exactly one <search>...</search> or one <answer>...</answer> in the turn")
-    _, tag, content = found[0]
+    _, end, tag, content = found[0]
+    if strict and not text[end:].isspace() and text[end:]:
+        return _invalid(f"text after </{tag}>; a turn ends with its <search> or <answer> element")
     if tag == "answer":
         return Parsed(True, ("answer", content))
     query = " ".join(content.split())
