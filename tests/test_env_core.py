@@ -369,3 +369,31 @@ def test_batched_vector_env_takes_max_episode_steps_and_refuses_malformed_batche
         envs.reset(options={"index": [1]})
     with pytest.raises(ValueError, match="max_episode_steps must be a positive integer"):
         gym.make_vec("JadeRAG-Synthetic-v0", num_envs=2, vectorization_mode="vector_entry_point", max_episode_steps=0, **SYN)
+
+
+BAD_MAKE = [
+    ("JadeRAG-Synthetic-v0", {"token_counter": 3}, "token_counter must be a function"),
+    ("JadeRAG-Synthetic-v0", {"workflow": 3}, "workflow=3 is not a workflow; expected text such as 'QR,R,DS,AG'"),
+    ("JadeRAG-Synthetic-v0", {"sub_workflow": ["R", 1]}, "sub_workflow=.* is not a workflow"),
+    ("JadeRAG-Synthetic-v0", {"synthetic": 3}, "synthetic must be a dict of keywords or None, got 3"),
+    ("JadeRAG-Synthetic-v0", {"retriever_kwargs": [1]}, "retriever_kwargs must be a dict of keywords or None"),
+    ("JadeRAG-Synthetic-v0", {"executor": "nope"}, "executor='nope' is unknown"),  # refused even with no role left to it
+    ("JadeRAG-Synthetic-Monolithic-v0", {"strict_format": "x"}, "strict_format must be True or False"),
+    ("JadeRAG-Synthetic-v0", {"format_penalty": 1.0}, "format_penalty=1.0 would pay for an invalid output"),
+    ("JadeRAG-Synthetic-v0", {"render_mode": "human"}, "render_mode='human' is not supported; expected None or one of ansi"),
+]
+
+
+@pytest.mark.parametrize(("env_id", "bad", "message"), BAD_MAKE, ids=[next(iter(b)) for _, b, _ in BAD_MAKE])
+def test_a_bad_make_keyword_is_refused_at_make_naming_it(env_id: str, bad: dict, message: str) -> None:
+    with pytest.raises(JadeError if "executor" in bad else ValueError, match=message):
+        gym.make(env_id, **{**SYN, **bad})
+
+
+def test_a_pinned_index_of_the_wrong_type_is_named_as_such() -> None:
+    env = gym.make("JadeRAG-Synthetic-v0", **SYN)
+    for index in ("3", 1.0, None, np.array(3)):
+        with pytest.raises(ValueError, match="options\\['index'\\] must be an integer question index, got"):
+            env.reset(options={"index": index})
+    with pytest.raises(ValueError, match="options\\['index'\\]=99 is out of range; expected 0 <= index < 60"):
+        env.reset(options={"index": 99})

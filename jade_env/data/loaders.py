@@ -272,7 +272,8 @@ def detect_format(record: Any) -> str:
         return "nq_open"
     if "question" in keys and isinstance(record.get("answer"), str):
         return "simple"
-    raise BadRecord(f"cannot tell the format from the keys {sorted(keys)[:8]}; pass format= one of {', '.join(FORMATS)}")
+    raise BadRecord(f"cannot tell the format from the keys {sorted(keys)[:8]}; name it (gym.make's data_format=, load_examples' "
+                    f"format=, jade-rag data's --format): one of {', '.join(FORMATS)}")
 
 
 # ------------------------------------------------------------------------------------- field helpers

@@ -58,6 +58,14 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
         """``init_kwargs`` are the subclass's ``make`` keywords (:func:`arguments`): the data, corpus, retrieval and
         text keywords are read from them, and they rebuild the env when it is unpickled."""
         k = init_kwargs
+        for name in ("synthetic", "retriever_kwargs"):
+            if k.get(name) is not None and not isinstance(k[name], dict):
+                raise ValueError(f"{name} must be a dict of keywords or None, got {k[name]!r}")
+        if k.get("token_counter") is not None and not callable(k["token_counter"]):
+            raise ValueError(f"token_counter must be a function text -> number of tokens, or None, got {k['token_counter']!r}")
+        if k["render_mode"] is not None and k["render_mode"] not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode={k['render_mode']!r} is not supported; expected None or one of "
+                             f"{', '.join(self.metadata['render_modes'])}")
         super().__init__()
         self.init_kwargs = init_kwargs
         self.dataset = k["dataset"]
@@ -69,7 +77,9 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
         self.observation_space = observation_space(self.max_text_length)
         self.action_space = UnicodeText(MAX_OUTPUT_CHARS)
         self.render_mode = k["render_mode"]
-        executor_object = make_executor(executor) if set(controlled_roles) != set(self.roles) else None
+        executor_object = make_executor(executor) if executor is not None else None  # checked even when no role is left to it
+        if set(controlled_roles) == set(self.roles):
+            executor_object = None
         self.retrievers = RetrieverProvider(self.examples, k["dataset"], corpus=k["corpus"], retriever=k["retriever"],
                                             retriever_kwargs=k["retriever_kwargs"], cache_dir=k["cache_dir"],
                                             replay_cache=k["replay_cache"])
@@ -86,7 +96,9 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
         """``options["index"]`` when given (validated), else a draw from ``rng``."""
         if options and "index" in options:
             index = options["index"]
-            if isinstance(index, bool) or not isinstance(index, int | np.integer) or not 0 <= index < len(self.examples):
+            if isinstance(index, bool) or not isinstance(index, int | np.integer):
+                raise ValueError(f"options['index'] must be an integer question index, got {index!r}")
+            if not 0 <= index < len(self.examples):
                 raise ValueError(f"options['index']={index!r} is out of range; expected 0 <= index < {len(self.examples)}")
             return int(index)
         return int(rng.integers(len(self.examples)))

@@ -61,7 +61,7 @@ class RetrieverProvider:
             missing = [e.id for e in examples[:50] if not e.context]
             if missing:
                 raise JadeError(f"corpus='per_question' needs context paragraphs, but question {missing[0]!r} of {dataset} "
-                                "has none; use corpus='pooled' or an external corpus file")
+                                "has none; pass an external corpus (corpus='PATH/to/corpus.jsonl') or retriever='remote:http://HOST:PORT'")
             # ten passages a question: the index lives in memory, never in the on-disk cache
             self._build = lambda c: make_retriever(retriever, c, cache_dir=False, **kwargs)
             self._per_question_id = f"per_question:{retriever}" + "".join(f",{k}={v}" for k, v in sorted(kwargs.items()))

@@ -61,6 +61,8 @@ def parse_workflow_spec(spec: str | Sequence[str] | None, *, name: str = "workfl
     """``"QR,R,DS,AG"`` or a sequence of codes -> a validated tuple (ValueError naming ``name`` when invalid)."""
     if spec is None:
         return None
+    if not isinstance(spec, str) and not (isinstance(spec, Sequence) and all(isinstance(m, str) for m in spec)):
+        raise ValueError(f"{name}={spec!r} is not a workflow; expected text such as 'QR,R,DS,AG' or a sequence of module codes")
     modules = tuple(m.strip() for m in spec.split(",")) if isinstance(spec, str) else tuple(spec)
     checked = check_workflow(modules, allowed=allowed)
     if not checked.valid:

@@ -71,6 +71,8 @@ class RewardConfig:
         for name, value in weights.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ValueError(f"reward weight {name}={value!r} must be a finite number")
+            if name not in ("alpha", "beta") and value > 0:
+                raise ValueError(f"reward weight {name}={value!r} would pay for an invalid output; a format penalty is 0 or negative")
 
 
 PRESETS: dict[str, RewardConfig] = {

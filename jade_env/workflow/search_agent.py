@@ -41,6 +41,8 @@ class SearchConfig:
     reward: RewardConfig = field(default_factory=lambda: make_reward_config("search_r1"))
 
     def __post_init__(self) -> None:
+        if not isinstance(self.strict_format, bool):
+            raise ValueError(f"strict_format must be True or False, got {self.strict_format!r}")
         for name in ("top_k", "max_turns"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
