@@ -111,6 +111,9 @@ def test_the_track_command_reproduces_the_board_run(run_dir: Path, tmp_path: Pat
     assert "run: jade-rag evaluate --track synthetic --agent AGENT" in listed and "run: jade-rag evaluate --track hotpotqa-dev" in listed
     for argv, message in [(["--limit", "5"], "evaluates every question of the track"),
                           (["--env-kwargs", '{"top_k": 3}'], "track synthetic pins top_k=5"),
+                          (["--env-kwargs", '{"corpus": "per_question", "strict_format": false}'],
+                           "may only give cache_dir, replay_cache, not corpus, strict_format"),
+                          (["--env-kwargs", '{"retriever": "lucene"}'], "not retriever (use --env JadeRAG-Synthetic-v0"),
                           (["--track", "synthetik"], "did you mean 'synthetic'?")]:
         res = subprocess.run([sys.executable, "-m", "jade_env.cli", "evaluate", "--track", "synthetic", "--agent", "rule-planner",
                               "--out", str(tmp_path / "refused"), *argv], capture_output=True, text=True)

@@ -83,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the ``gym.make`` keywords a track run may set: where indexes and replayed searches are kept (nothing measured changes)
+TRACK_FREE_KEYWORDS = frozenset({"cache_dir", "replay_cache"})
+
+
 def _track_env(args: argparse.Namespace, extra: dict) -> tuple:
     """The track, its env id and its ``gym.make`` keywords; ``--env-kwargs`` may add keywords, never change a pinned one."""
     from leaderboard.tracks import get_track
@@ -97,6 +101,11 @@ def _track_env(args: argparse.Namespace, extra: dict) -> tuple:
     if clash:
         raise JadeError(f"track {track.slug} pins " + ", ".join(f"{k}={pinned[k]!r}" for k in clash)
                         + "; --env-kwargs may add keywords (a corpus, a cache) but not change these")
+    free = TRACK_FREE_KEYWORDS | ({"corpus"} if track.corpus != "pooled" else set())
+    changes = sorted(k for k in extra if k not in pinned and k not in free)
+    if changes:  # the rest of the env is the track's too: its defaults (retriever, parsing, rewards, team) are what it measures
+        raise JadeError(f"track {track.slug} pins the whole env; --env-kwargs may only give {', '.join(sorted(free))}, "
+                        f"not {', '.join(changes)} (use --env {track.env_id} for a run of your own settings)")
     if track.corpus != "pooled" and "corpus" not in extra:
         raise JadeError(f"track {track.slug} retrieves from {track.corpus}: give its passages, e.g. "
                         f"--env-kwargs '{{\"corpus\": \"PASSAGES.jsonl\"}}'")
