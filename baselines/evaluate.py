@@ -43,7 +43,7 @@ import jade_env  # noqa: F401  (registers the ids)
 from jade_env.data.hashing import split_hash
 from jade_env.errors import JadeError
 from jade_env.predictions import parse_prediction
-from jade_env.registration import check_make_kwargs
+from jade_env.registration import make_checked
 from jade_env.run_folder import RunLock, atomic_write, json_line, reject_lines, resume_jsonl
 from jade_env.scoring import score_corpus
 from jade_env.wrappers import TrajectoryRecorder
@@ -260,13 +260,12 @@ def evaluate_agent(
     The env and the agent are built before anything is written, so a mistyped keyword, a missing file or a
     bad agent costs one message and leaves no run folder behind."""
     env_kwargs = dict(env_kwargs or {})
-    check_make_kwargs(env_id, env_kwargs)
     counter = token_counter or whitespace_tokens
-    env = gym.make(env_id, token_counter=counter, **env_kwargs)
+    env = make_checked(env_id, token_counter=counter, **env_kwargs)
     agent = make(env.unwrapped.examples)
     if "Decoupled" in env_id and "executor" not in env_kwargs:
         env.close()
-        env = gym.make(env_id, token_counter=counter, executor=agent, **env_kwargs)
+        env = make_checked(env_id, token_counter=counter, executor=agent, **env_kwargs)
     out = Path(out_dir)
     try:
         with RunLock(out, f"jade-rag evaluate {agent_name} on {env_id}"):

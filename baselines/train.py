@@ -61,7 +61,7 @@ import jade_env  # noqa: F401
 from baselines.discrete_env import CandidateActionEnv, TrainedTeam
 from baselines.executor_specs import SPECS, ExecutorSpec, SpecExecutor
 from jade_env.errors import JadeError, json_object
-from jade_env.registration import check_make_kwargs
+from jade_env.registration import check_make_kwargs, make_checked
 from jade_env.roles.ids import ROLES, TOP_LEVEL_WORKFLOWS
 from jade_env.run_folder import RunLock, atomic_file, atomic_write
 
@@ -179,7 +179,8 @@ def make_env(args: Args, kwargs: dict, roles: tuple[str, ...], executors=None) -
     kwargs = {**kwargs, **({"workflow": paradigm.workflow} if paradigm.workflow else {})}
     if not paradigm.monolithic and set(roles) != set(ROLES):
         kwargs = {**kwargs, "controlled_roles": list(roles), "executor": executors}
-    return CandidateActionEnv(gym.make(env_id_of(args.env, paradigm), **kwargs), allow_ds=args.allow_ds, workflows=paradigm.workflows)
+    return CandidateActionEnv(make_checked(env_id_of(args.env, paradigm), **kwargs), allow_ds=args.allow_ds,
+                              workflows=paradigm.workflows)
 
 
 def clone_the_spec(model, args: Args, env_kwargs: dict) -> None:
@@ -272,7 +273,7 @@ def train(args: Args) -> dict:
     check_make_kwargs(env_id, json.loads(args.eval_kwargs))
     if args.wandb and importlib.util.find_spec("wandb") is None:
         start_wandb(args, Path(args.out))  # the one message saying how to install it, before any file is written
-    heldout = gym.make(env_id, **heldout_kwargs(args, paradigm))  # the held-out data loads (a missing file fails here)
+    heldout = make_checked(env_id, **heldout_kwargs(args, paradigm))  # the held-out data loads (a missing file fails here)
     executors = frozen_executors(args, epsilon=args.epsilon, seed=args.seed + 1) if not paradigm.monolithic else None
     env = make_env(args, env_kwargs, paradigm.roles, executors)
     with RunLock(args.out, f"baselines.train --paradigm {args.paradigm}"):  # one writer per run folder

@@ -128,3 +128,19 @@ def check_make_kwargs(env_id: str, kwargs: dict) -> None:
             close = difflib.get_close_matches(key, accepted, n=1)
             raise JadeError(f"{env_id} takes no keyword {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
                             + f"; its keywords: {', '.join(accepted)}")
+
+
+def make_checked(env_id: str, **kwargs: object) -> object:
+    """``gym.make(env_id, **kwargs)`` for command-line tools: a keyword the env does not take, or a value it refuses
+    (``top_k=0``, ``strict_format="no"``), is one :class:`~jade_env.errors.JadeError` naming the env, not a traceback."""
+    import gymnasium as gym
+
+    from jade_env.errors import JadeError
+
+    check_make_kwargs(env_id, kwargs)
+    try:
+        return gym.make(env_id, **kwargs)
+    except JadeError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise JadeError(f"{env_id}: {err}") from err

@@ -97,6 +97,12 @@ def test_evaluate_cli_errors_list_valid_names(tmp_path: Path) -> None:
                           "--env-kwargs", '{"topk": 3}', "--out", str(tmp_path / "typo")], capture_output=True, text=True)
     assert out.returncode == 2 and "takes no keyword 'topk' (did you mean 'top_k'?)" in out.stderr, out.stderr
     assert not (tmp_path / "typo").exists()  # nothing written before the env is built
+    for command in ("evaluate", "train"):  # a value the env refuses is one line too, for both commands
+        out = subprocess.run([sys.executable, "-m", "jade_env.cli", command,
+                              *(["--env", "JadeRAG-Synthetic-v0", "--agent", "oracle"] if command == "evaluate" else ["--paradigm", "joint"]),
+                              "--env-kwargs", '{"top_k": 0}', "--out", str(tmp_path / "zero")], capture_output=True, text=True)
+        assert out.returncode == 2 and "top_k must be a positive integer, got 0" in out.stderr and "Traceback" not in out.stderr
+        assert not (tmp_path / "zero").exists()
     out = subprocess.run([sys.executable, "-m", "jade_env.cli", "evaluate", "--env", "JadeRAG-Synthetic-v0", "--agent", "nope",
                           "--out", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 2 and "valid agents: closed-book" in out.stderr
