@@ -11,8 +11,11 @@ Accepted forms, detected by content:
 ``squad``            the official SQuAD prediction JSON: ``{id: text}``.
 ===================  ========================================================================
 
+A file is JSONL when its first line is a whole object that has ``id`` or ``prediction`` or is followed by more lines;
+otherwise it is one of the JSON-object forms (a record spread over lines is named as such, not read as ``{id: text}``).
+
 Bad input (unreadable file, bad JSON, a line that is not an object, a missing or non-string
-``id`` or ``prediction``, a duplicate id) raises :class:`~jade_env.errors.DataFormatError` with one
+``id`` or ``prediction``, a duplicate id, in any form) raises :class:`~jade_env.errors.DataFormatError` with one
 line naming the file, the line or id, and what was expected. JSONL is read one line at a time, and a
 UTF-8 BOM at the start of the file is accepted.
 """
@@ -58,7 +61,7 @@ def read_predictions(path: str | Path) -> dict[str, Prediction]:
     first = first_line(path, "a predictions file")
     if not first:
         raise DataFormatError(f"{path}: the file is empty; expected predictions as JSONL lines or a JSON object")
-    if first.startswith("{") and not _is_single_jsonl_record(first):
+    if first.startswith("{") and not _is_jsonl(path, first):
         return _read_json_object(path, read_text_file(path, "a predictions file"))
     return _read_jsonl(path)
 
@@ -86,24 +89,48 @@ def parse_prediction(rec: Any) -> Prediction:
     return Prediction(qid, pred, costs)
 
 
-def _is_single_jsonl_record(line: str) -> bool:
-    """True when the first line is a complete JSON object with an ``id`` (a JSONL predictions line)."""
+def _is_jsonl(path: Path, first: str) -> bool:
+    """Whether a file whose first line ``first`` opens an object is JSONL: its first line is a whole object that is a
+    record (has ``id`` or ``prediction``) or is followed by more lines. A one-line object of other keys is the SQuAD form."""
     try:
-        obj = json.loads(line)
+        obj = json.loads(first)
     except (ValueError, RecursionError):
-        return False
-    return isinstance(obj, dict) and "id" in obj
+        return False  # an object over several lines: the JSON-object forms
+    if not isinstance(obj, dict):
+        return True
+    if "id" in obj or "prediction" in obj:
+        return True
+    with path.open("rb") as f:
+        f.readline()
+        return any(line.strip() for line in f)
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """``json.loads``' object hook: an id given twice in one object is an error, not the last one silently kept."""
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"id {key!r} appears twice in one object; expected each id once")
+        out[key] = value
+    return out
 
 
 def _read_json_object(path: Path, text: str) -> dict[str, Prediction]:
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as err:
         raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg}); expected a JSON object of predictions") from None
-    except (ValueError, RecursionError) as err:  # an integer of more than 4,300 digits; nesting deeper than Python's stack
-        raise DataFormatError(f"{path}: unreadable JSON ({type(err).__name__}); expected a JSON object of predictions") from None
+    except ValueError as err:
+        if "appears twice" in str(err):
+            raise DataFormatError(f"{path}: {err}") from None
+        raise DataFormatError(f"{path}: unreadable JSON (ValueError); expected a JSON object of predictions") from None
+    except RecursionError:  # an integer of more than 4,300 digits (ValueError above); nesting deeper than Python's stack
+        raise DataFormatError(f"{path}: unreadable JSON (RecursionError); expected a JSON object of predictions") from None
     if not isinstance(obj, dict):
         raise DataFormatError(f"{path}: expected a JSON object, got {type(obj).__name__}")
+    if "id" in obj and "prediction" in obj:
+        raise DataFormatError(f"{path}: the file is one record {{\"id\", \"prediction\"}} written over several lines; JSONL "
+                              "needs each record on one line (or give a JSON object {id: prediction})")
     answers = obj.get("answer") if "answer" in obj and isinstance(obj.get("answer"), dict) else obj
     where = 'in "answer"' if answers is not obj else "at the top level"
     out: dict[str, Prediction] = {}
