@@ -144,8 +144,20 @@ def read_metadata(path: Path | None, track: str, name: str | None) -> Metadata:
     return meta
 
 
+def _regular_file(path: Path) -> int:
+    """The size of the file at ``path``; one SubmissionError when there is none, or it is a folder."""
+    try:
+        if path.is_dir():
+            raise SubmissionError(f"{path}: is a folder; expected a file")
+        return path.stat().st_size
+    except FileNotFoundError:
+        raise SubmissionError(f"{path}: no such file") from None
+    except OSError as err:
+        raise SubmissionError(f"{path}: cannot be read ({err.strerror})") from None
+
+
 def _load_json(path: Path):
-    if path.stat().st_size > 1024 * 1024:
+    if _regular_file(path) > 1024 * 1024:
         raise SubmissionError(f"{path}: {path.stat().st_size} bytes; metadata must be under 1 MiB")
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
@@ -157,10 +169,7 @@ def _load_json(path: Path):
 
 def read_predictions(path: Path, track: Track) -> tuple[dict[str, PredictionLine], tuple[str, ...], bytes]:
     """Every valid line, the ids of the track without a prediction, and the raw bytes; or every problem at once."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise SubmissionError(f"{path}: no such file") from None
+    size = _regular_file(path)
     if size > MAX_FILE_BYTES:
         raise SubmissionError(f"{path}: {size:,} bytes; a predictions file may have at most {MAX_FILE_BYTES:,} bytes")
     data = path.read_bytes()
@@ -218,7 +227,16 @@ def _foreign_hint(track: Track, foreign: list[str]) -> str:
 
 
 def load_submission(track: Track, predictions: Path, metadata: Path | None = None, name: str | None = None) -> Submission:
-    meta = read_metadata(metadata, track.slug, name)
-    lines, missing, data = read_predictions(predictions, track)
+    problems: list[str] = []  # the metadata's and the predictions' problems, all listed at once
+    try:
+        meta = read_metadata(metadata, track.slug, name)
+    except SubmissionError as err:
+        problems.append(str(err))
+    try:
+        lines, missing, data = read_predictions(predictions, track)
+    except SubmissionError as err:
+        problems.append(str(err))
+    if problems:
+        raise SubmissionError("\n".join(problems))
     digest = hashlib.sha256(data + b"\0" + meta.model_dump_json().encode()).hexdigest()
     return Submission(meta, lines, missing, digest)

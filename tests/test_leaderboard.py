@@ -98,6 +98,12 @@ def bad_inputs(run_dir: Path, tmp: Path) -> list[tuple[list[str], str]]:
     del meta["paradigm"]
     missing.write_text(json.dumps(meta))
     cases.append((["--predictions", str(run_dir / "predictions.jsonl"), "--metadata", str(missing)], "field paradigm"))
+    cases.append((["--predictions", str(run_dir / "predictions.jsonl"), "--metadata", str(tmp / "nofile.json")], "nofile.json: no such file"))
+    cases.append((["--predictions", str(run_dir / "predictions.jsonl"), "--metadata", str(tmp)], "is a folder; expected a file"))
+    cases.append((["--predictions", str(tmp), "--metadata", good_meta], "is a folder; expected a file"))
+    both = ["--predictions", file("both.jsonl", '{"id": 3}'), "--metadata", str(missing)]  # every problem of both files
+    cases.append((both, "field paradigm"))
+    cases.append((both, "both.jsonl:1: field id"))
     return cases
 
 
