@@ -220,6 +220,9 @@ def agent_factory(agent_name: str, agent_kwargs: dict[str, Any] | None = None) -
             raise JadeError(f"--agent {agent_name}: cannot import {module_name!r} ({err})") from None
         except AttributeError:
             raise JadeError(f"--agent {agent_name}: module {module_name!r} has no {class_name!r}") from None
+        if not isinstance(cls, type):
+            raise JadeError(f"--agent {agent_name}: {class_name!r} is not a class; expected MODULE:CLASS, a class with "
+                            "act(role, observation)")
         takes_examples = "examples" in _parameters(cls)
         _check_keywords(f"--agent {agent_name}", kwargs, [p for p in _parameters(cls) if p != "examples"])
         if not callable(getattr(cls, "act", None)):

@@ -36,3 +36,11 @@ def json_object(text: str, name: str) -> dict:
     if not isinstance(value, dict):
         raise JadeError(f"{name} must be a JSON object, got {type(value).__name__}")
     return value
+
+
+def output_folder(path: object, option: str = "--out") -> None:
+    """One error when ``path``, given as ``option``, names something that is not a folder (a file is never replaced)."""
+    from pathlib import Path
+
+    if path is not None and Path(str(path)).exists() and not Path(str(path)).is_dir():
+        raise JadeError(f"{option} {path}: is a file; expected a folder (it is created when missing)")

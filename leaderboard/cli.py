@@ -91,9 +91,11 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_render(args: argparse.Namespace) -> int:
+    from jade_env.errors import output_folder
     from leaderboard.render import render
     from leaderboard.store import rows
 
+    output_folder(args.out)
     page, md = render(rows(args.db), args.out)
     print(f"{page}\n{md}")
     return 0

@@ -141,3 +141,25 @@ def test_agent_plays_as_frozen_executor_too() -> None:
     obs, reward, terminated, truncated, info = env.step(agent.act("planner", obs))
     assert terminated and info["workflow"] == "QR,R,DS,AG"
     env.close()
+
+
+CLI_MISTAKES = [
+    (["index", "build", "synthetic:abc"], "'synthetic:abc': expected synthetic:N[:SEED]"),
+    (["index", "build", "synthetic:-5"], "'synthetic:-5': expected synthetic:N[:SEED]"),
+    (["index", "build", "synthetic:50", "--out", "{file}"], "is a file; expected a folder"),
+    (["index", "build", "{dir}"], "is a folder; expected a JSONL or parquet"),
+    (["leaderboard", "render", "--db", "{dir}/lb.sqlite", "--out", "{file}"], "is a file; expected a folder"),
+    (["serve-retriever", "--corpus", "synthetic:20", "--port", "99999"], "--port 99999: expected a port from 0 to 65535"),
+    (["serve-retriever", "--corpus", "synthetic:20", "--max-k", "-1"], "server limit max_k=-1: expected a finite number above 0"),
+    (["evaluate", "--env", "JadeRAG-Synthetic-v0", "--agent", "os:path", "--out", "{dir}/run"], "'path' is not a class"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), CLI_MISTAKES, ids=[" ".join(a[:2]) + f" {i}" for i, (a, _) in enumerate(CLI_MISTAKES)])
+def test_command_line_mistakes_are_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
+    file = tmp_path / "one.jsonl"
+    file.write_text("")
+    argv = [a.format(file=file, dir=tmp_path) for a in argv]
+    out = subprocess.run([sys.executable, "-m", "jade_env.cli", *argv], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert file.read_text() == ""

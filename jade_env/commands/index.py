@@ -35,8 +35,10 @@ def folder_size(path: Path) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from jade_env.errors import output_folder
     from jade_env.retrieval.factory import make_retriever, open_corpus
 
+    output_folder(args.out)
     corpus = open_corpus(args.corpus)
     started = time.perf_counter()
     kwargs = {"show_progress": True} if args.retriever == "bm25" else {}

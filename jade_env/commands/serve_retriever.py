@@ -58,12 +58,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jade_env.errors import JadeError
     from jade_env.retrieval.server import serve
     from jade_env.retrieval.server_limits import ServerLimits
 
-    limits = ServerLimits(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ServerLimits)})
+    if not 0 <= args.port <= 65535:
+        raise JadeError(f"--port {args.port}: expected a port from 0 to 65535")
+    try:
+        limits = ServerLimits(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ServerLimits)})
+    except ValueError as err:  # "server limit max_k=-1: expected a finite number above 0"
+        raise JadeError(str(err)) from None
     if args.index is not None:
-        from jade_env.errors import JadeError
         from jade_env.retrieval.faiss_index import FaissIndexRetriever
 
         if args.retriever != "dense":

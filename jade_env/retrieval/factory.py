@@ -15,14 +15,24 @@ BACKENDS: tuple[str, ...] = ("bm25", "lucene", "dense")
 
 def open_corpus(spec: str) -> Any:
     """``synthetic[:N[:SEED]]``, a JSONL ``{"id", "contents"}`` corpus (streamed), or a JSON corpus file."""
-    if spec.startswith("synthetic"):
+    if spec == "synthetic" or spec.startswith("synthetic:"):
         from jade_env.data.synthetic import synthetic_corpus
 
         parts = spec.split(":")
-        n = int(parts[1]) if len(parts) > 1 and parts[1] else 1000
-        seed = int(parts[2]) if len(parts) > 2 else 0
+        try:
+            if len(parts) > 3:
+                raise ValueError
+            n = int(parts[1]) if len(parts) > 1 and parts[1] else 1000
+            seed = int(parts[2]) if len(parts) > 2 else 0
+            if n < 1:
+                raise ValueError
+        except ValueError:
+            raise JadeError(f"{spec!r}: expected synthetic:N[:SEED] with N a positive number of questions and SEED an "
+                            "integer, e.g. synthetic:1000:0") from None
         return synthetic_corpus(n=n, seed=seed)
     path = Path(spec)
+    if path.is_dir():
+        raise JadeError(f"{spec}: is a folder; expected a JSONL or parquet {{\"id\", \"contents\"}} file, a JSON corpus, or synthetic:N")
     if not path.is_file():
         raise JadeError(f"{spec}: no such corpus file; expected a JSONL or parquet {{\"id\", \"contents\"}} file, a JSON corpus, or synthetic:N")
     from jade_env.data.parquet import is_parquet
