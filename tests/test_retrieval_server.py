@@ -29,8 +29,8 @@ pytest.importorskip("uvicorn", reason="the server extra is not installed")
 
 QUERIES = ["Demon Dice collectible game", "American film director", "", "river in Germany", "x" * 20_000]
 # short timeouts, so that the idle, slow and unread-connection cases finish in a second or two
-LIMITS = ["--max-queries", "64", "--read-timeout", "1.5", "--keep-alive", "1", "--max-in-flight", "2", "--queue-timeout", "0.5",
-          "--max-cache-bytes", str(1 << 20)]
+LIMITS = ["--max-queries", "64", "--max-hits", "2000", "--read-timeout", "1.5", "--keep-alive", "1", "--max-in-flight", "2",
+          "--queue-timeout", "0.5", "--max-cache-bytes", str(1 << 20)]
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,16 @@ def test_round_trip_equals_in_process(servers, local: BM25Retriever, protocol: s
     assert [[(h.id, h.title, h.text, h.rank) for h in r] for r in got] == [[(h.id, h.title, h.text, h.rank) for h in r] for r in want]
     for g, w in zip(got, want, strict=True):
         assert [h.score for h in g] == pytest.approx([h.score for h in w], rel=1e-6)
+
+
+def test_large_batches_are_split_to_the_servers_limits(servers, local: BM25Retriever) -> None:
+    """200 queries at k=100 is 20,000 passages: the client sends requests of at most max_batch queries and max_hits
+    passages (the server's --max-queries 64 and --max-hits 2000 here), and gets what one process would."""
+    queries = [QUERIES[i % len(QUERIES)] + f" {i}" for i in range(200)]
+    got = RemoteRetriever(servers[0].url, max_batch=64, max_hits=2000).search(queries, 100)
+    assert [[h.id for h in r] for r in got] == [[h.id for h in r] for r in local.search(queries, 100)]
+    with pytest.raises(RetrievalError, match="at most 2000"):
+        RemoteRetriever(servers[0].url, max_batch=64, max_hits=100_000).search(queries, 100)
 
 
 def test_search_r1_request_and_reply_shapes(servers, local: BM25Retriever) -> None:

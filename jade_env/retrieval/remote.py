@@ -21,6 +21,9 @@ A document without an id (Search-R1's BM25 server sends none) gets a content id,
 16 hex digits of the SHA-1 of its ``contents``, so that ``info["retrieved_ids"]`` and the replay cache
 still name passages; a ``RuntimeWarning`` says so once per retriever.
 
+Batches: one ``search`` call is sent as requests of at most ``max_batch`` queries (256) and ``max_hits`` passages,
+queries x k (16,384, our server's default ``--max-hits``); lower them for a server started with lower limits.
+
 Time: every ``search`` call (and the construction, which asks our server's ``GET /info`` for its corpus
 hash) has one wall-clock **deadline**, ``deadline`` seconds, across every retry and fail-over; each
 attempt also stops after ``timeout`` seconds. Both are enforced below every socket operation (connect,
@@ -218,7 +221,7 @@ class RemoteRetriever(Retriever):
 
     def __init__(self, urls: str | Sequence[str], protocol: str = "search_r1", timeout: float = 10.0, retries: int = 3,
                  backoff: float = 0.25, corpus_hash: str | None = None, max_batch: int = 256,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, max_hits: int = 16_384) -> None:
         self.urls = [urls] if isinstance(urls, str) else list(urls)
         if not self.urls or not all(isinstance(u, str) and u for u in self.urls):
             raise RetrievalError(f"RemoteRetriever needs at least one server URL, got {urls!r}")
@@ -231,7 +234,10 @@ class RemoteRetriever(Retriever):
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise RetrievalError(f"RemoteRetriever: retries={retries!r}; expected an integer >= 0")
         self.protocol, self.timeout, self.retries, self.backoff = protocol, float(timeout), retries, float(backoff)
-        self.max_batch = max_batch
+        for name, value in (("max_batch", max_batch), ("max_hits", max_hits)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise RetrievalError(f"RemoteRetriever: {name}={value!r}; expected a positive integer")
+        self.max_batch, self.max_hits = max_batch, max_hits  # a request: at most max_batch queries, max_hits passages
         self.deadline = float(deadline) if deadline is not None else (
             (retries + 1) * self.timeout + sum(self.backoff * 2 ** i for i in range(max(0, retries + 1 - len(self.urls)))))
         self._deadlines = _Deadlines()
@@ -244,7 +250,7 @@ class RemoteRetriever(Retriever):
 
     def __reduce__(self):
         return (RemoteRetriever, (self.urls, self.protocol, self.timeout, self.retries, self.backoff, self.corpus_hash,
-                                  self.max_batch, self.deadline))
+                                  self.max_batch, self.deadline, self.max_hits))
 
     # ------------------------------------------------------------------ transport
     def _connections(self) -> Any:
@@ -349,8 +355,9 @@ class RemoteRetriever(Retriever):
             return [[] for _ in queries]
         call_ends = time.monotonic() + self.deadline
         out: list[list[Hit]] = []
-        for start in range(0, len(queries), self.max_batch):
-            out.extend(self._search_batch(queries[start: start + self.max_batch], k, call_ends))
+        per = max(1, min(self.max_batch, self.max_hits // k))  # our server refuses more than --max-hits passages a reply
+        for start in range(0, len(queries), per):
+            out.extend(self._search_batch(queries[start: start + per], k, call_ends))
         return out
 
     def close(self) -> None:
