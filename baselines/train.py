@@ -331,6 +331,7 @@ def _train(args: Args, env: CandidateActionEnv, heldout: gym.Env) -> dict:
             super().__init__()
             self.window: deque[tuple[float, float, str, int, int, str]] = deque(maxlen=200)
             self.episodes, self.started = 0, time.perf_counter()
+            self.returns: dict[int, float] = defaultdict(float)  # per sub-env: the learner's rewards so far this episode
             self.file = (out / "metrics.csv").open("a", newline="")
             self.writer = csv.writer(self.file)
             self.kinds = sorted(set(kinds))
@@ -339,11 +340,14 @@ def _train(args: Args, env: CandidateActionEnv, heldout: gym.Env) -> dict:
                                       *(f"f1:{k}" for k in self.kinds), *(f"share:{k}:{w}" for k in self.kinds for w in WORKFLOWS)])
 
         def _on_step(self) -> bool:
-            for info in self.locals["infos"]:
+            for i, (info, reward, done) in enumerate(zip(self.locals["infos"], self.locals["rewards"], self.locals["dones"], strict=True)):
+                self.returns[i] += float(reward)  # the return is what the learner was paid (not the frozen executors' turns)
                 if info["episode_end"]:
                     self.episodes += 1
-                    self.window.append((info["metrics"]["f1"], sum(json.loads(info["transition_rewards"])), info["workflow"],
+                    self.window.append((info["metrics"]["f1"], self.returns[i], info["workflow"],
                                         info["counters"]["rounds"], info["counters"]["retrieval_calls"], kinds[info["question_index"]]))
+                if done:
+                    self.returns[i] = 0.0
             if args.log_every and self.num_timesteps % args.log_every == 0 and self.window:
                 f1, reward, workflow, rounds, calls, kind = zip(*self.window, strict=True)
                 shares = Counter(workflow)

@@ -45,6 +45,7 @@ def test_each_paradigm_trains_and_evaluates(paradigm: str, tmp_path: Path) -> No
     assert metrics["n"] == 30 and 0.0 <= metrics["f1"] <= 1.0
     rows = list(csv.DictReader((tmp_path / paradigm / "metrics.csv").open()))
     assert rows and int(rows[-1]["step"]) == 256
+    assert float(rows[-1]["reward"]) <= float(rows[-1]["f1"]) + 1e-9  # the return: the F1 paid at the end, less penalties
     assert (tmp_path / paradigm / "model.zip").exists() and (tmp_path / paradigm / "start.zip").exists()
     summary = json.loads((tmp_path / paradigm / "summary.json").read_text())
     assert set(summary["executor_drift"]) <= set(PARADIGMS[paradigm].roles) and summary["f1_by_kind"]
