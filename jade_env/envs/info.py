@@ -37,8 +37,9 @@ key                         type     meaning
 ``global_reward``           float    the episode's global reward (0 before the end)
 ``supporting_title_recall`` float    share of the gold supporting titles retrieved (0 when unknown, see below)
 ``n_supporting_titles``     int      how many gold supporting titles the question has (0: recall is unknown)
-``transition_rewards``      JSON     at the end, per agent step: its penalty plus its share of the global reward
-``transition_roles``        JSON     at the end, the role of each agent step
+``transition_rewards``      JSON     at the end, per agent step (the frozen executors' turns too): its penalty plus its
+                                     share of the global reward
+``transition_roles``        JSON     at the end, the role of each agent step (select the caller's turns by role)
 ==========================  =======  ===========================================================================
 """
 

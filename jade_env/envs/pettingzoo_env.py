@@ -69,8 +69,9 @@ class JadeTeamAECEnv(_TeamAgents, AECEnv):
     """AEC version: agents ``planner, qds, qdp, qr, ds, ag, as``; ``agent_selection`` is the acting role.
 
     Arguments are those of :class:`~jade_env.envs.team_env.JadeRAGEnv` (except ``controlled_roles``
-    and ``executor``: every role is an agent here); ``max_cycles`` (PettingZoo's convention) is ``max_steps``,
-    the cap on agent steps, reached with every agent truncated and the best answer so far scored.
+    and ``executor``: every role is an agent here); ``max_cycles`` (PettingZoo's keyword) is ``max_steps``,
+    the cap on agent steps *of all agents together* (not PettingZoo's cycles, in which every agent acts once: roles
+    act in turns of the workflow, not in rounds), reached with every agent truncated and the best answer so far scored.
     """
 
     metadata = {"name": "jade_team_v0", "render_modes": ["ansi"], "is_parallelizable": False}
