@@ -148,6 +148,7 @@ CLI_MISTAKES = [
     (["index", "build", "synthetic:-5"], "'synthetic:-5': expected synthetic:N[:SEED]"),
     (["index", "build", "synthetic:50", "--out", "{file}"], "is a file; expected a folder"),
     (["index", "build", "{dir}"], "is a folder; expected a JSONL or parquet"),
+    (["index", "build", "{file}"], "one.jsonl: the file is empty"),
     (["leaderboard", "render", "--db", "{dir}/lb.sqlite", "--out", "{file}"], "is a file; expected a folder"),
     (["serve-retriever", "--corpus", "synthetic:20", "--port", "99999"], "--port 99999: expected a port from 0 to 65535"),
     (["serve-retriever", "--corpus", "synthetic:20", "--max-k", "-1"], "server limit max_k=-1: expected a finite number above 0"),

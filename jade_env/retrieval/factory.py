@@ -43,6 +43,8 @@ def open_corpus(spec: str) -> Any:
         return external_corpus(path)
     with path.open(encoding="utf-8", errors="replace") as f:
         first = f.readline()
+    if not first.strip() and path.stat().st_size <= len(first.encode()):
+        raise JadeError(f"{spec}: the file is empty; expected a JSONL or parquet {{\"id\", \"contents\"}} file or a JSON corpus")
     try:
         record = json.loads(first)
     except json.JSONDecodeError:
