@@ -105,12 +105,16 @@ def _is_jsonl(path: Path, first: str) -> bool:
         return any(line.strip() for line in f)
 
 
+class _RepeatedId(ValueError):
+    """An id given twice in one JSON object (raised by :func:`_unique_keys` from inside ``json.loads``)."""
+
+
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     """``json.loads``' object hook: an id given twice in one object is an error, not the last one silently kept."""
     out: dict[str, object] = {}
     for key, value in pairs:
         if key in out:
-            raise ValueError(f"id {key!r} appears twice in one object; expected each id once")
+            raise _RepeatedId(f"id {key!r} appears twice in one object; expected each id once")
         out[key] = value
     return out
 
@@ -118,14 +122,12 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
 def _read_json_object(path: Path, text: str) -> dict[str, Prediction]:
     try:
         obj = json.loads(text, object_pairs_hook=_unique_keys)
+    except _RepeatedId as err:
+        raise DataFormatError(f"{path}: {err}") from None
     except json.JSONDecodeError as err:
         raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg}); expected a JSON object of predictions") from None
-    except ValueError as err:
-        if "appears twice" in str(err):
-            raise DataFormatError(f"{path}: {err}") from None
-        raise DataFormatError(f"{path}: unreadable JSON (ValueError); expected a JSON object of predictions") from None
-    except RecursionError:  # an integer of more than 4,300 digits (ValueError above); nesting deeper than Python's stack
-        raise DataFormatError(f"{path}: unreadable JSON (RecursionError); expected a JSON object of predictions") from None
+    except (ValueError, RecursionError) as err:  # an integer of more than 4,300 digits; nesting deeper than Python's stack
+        raise DataFormatError(f"{path}: unreadable JSON ({type(err).__name__}); expected a JSON object of predictions") from None
     if not isinstance(obj, dict):
         raise DataFormatError(f"{path}: expected a JSON object, got {type(obj).__name__}")
     if "id" in obj and "prediction" in obj:

@@ -77,8 +77,9 @@ class JadeRAGVectorEnv(VectorEnv):
         return self._observations(), infos
 
     def step(self, actions):
-        if isinstance(actions, str | bytes) or not hasattr(actions, "__len__") or len(actions) != self.num_envs:
-            got = f"{len(actions)} actions" if hasattr(actions, "__len__") and not isinstance(actions, str | bytes) else repr(actions)[:80]
+        n = len(actions) if hasattr(actions, "__len__") and not isinstance(actions, str | bytes) else None
+        if n != self.num_envs:
+            got = f"{n} actions" if n is not None else repr(actions)[:80]
             raise ValueError(f"step() takes a sequence of {self.num_envs} actions, one per sub-env, got {got}")
         actions = list(actions)
         acted: list[StepRecord | None] = [None] * self.num_envs
