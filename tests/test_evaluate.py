@@ -153,6 +153,7 @@ CLI_MISTAKES = [
     (["serve-retriever", "--corpus", "synthetic:20", "--port", "99999"], "--port 99999: expected a port from 0 to 65535"),
     (["serve-retriever", "--corpus", "synthetic:20", "--max-k", "-1"], "server limit max_k=-1: expected a finite number above 0"),
     (["evaluate", "--env", "JadeRAG-Synthetic-v0", "--agent", "os:path", "--out", "{dir}/run"], "'path' is not a class"),
+    (["data", "info", "hotpotqa", "--path", "{dir}/missing"], "missing: no such file"),  # a file, not an unknown dataset
 ]
 
 

@@ -8,6 +8,8 @@ import pickle
 import random
 import socket
 import string
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -22,7 +24,7 @@ from jade_env.data import load_corpus
 from jade_env.errors import RetrievalError
 from jade_env.retrieval.bm25 import BM25Retriever
 from jade_env.retrieval.remote import RemoteRetriever, content_id
-from jade_env.retrieval.server_process import ServerProcess
+from jade_env.retrieval.server_process import SERVING, ServerProcess
 
 pytest.importorskip("fastapi", reason="the server extra is not installed")
 pytest.importorskip("uvicorn", reason="the server extra is not installed")
@@ -77,6 +79,28 @@ def raw_exchange(url: str, data: bytes, wait: float = 10) -> bytes:
                 break
             reply += chunk
     return reply
+
+
+def test_the_printed_address_is_the_bound_one_and_answers(servers) -> None:
+    # ServerProcess runs --port 0 and learns the port from this line: no race for a "free" port between two processes
+    for server in servers:
+        line = SERVING.search(server.output())
+        assert line is not None and server.url == f"http://127.0.0.1:{line.group(1)}", server.output()
+        assert post(server.url + "/retrieve", {"queries": ["river"], "topk": 1})[0] == 200
+    assert servers[0].port != servers[1].port
+
+
+@pytest.mark.parametrize(("host", "message"), [("127.0.0.1", "Address already in use"), ("192.0.2.1", "Cannot assign requested address")])
+def test_a_port_that_cannot_be_bound_is_one_line_before_any_index_is_built(tmp_path: Path, host: str, message: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "jade_env.cli", "serve-retriever", "--corpus", "synthetic:50", "--host", host,
+                              "--port", str(port), "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stdout == "", (out.stdout, out.stderr)
+    assert out.stderr.strip() == f"jade-rag serve-retriever: error: cannot listen on {host}:{port}: {message}", out.stderr
+    assert not (tmp_path / "cache").exists()  # refused before the index was built
 
 
 @pytest.mark.parametrize("protocol", ["search_r1", "jade_search"])
@@ -136,6 +160,10 @@ def test_every_refusal_is_a_json_error(servers) -> None:
         ({"queries": ["q"] * 65, "topk": 3}, 422, "at most 64"),
         ({"queries": ["q"], "topk": 1000}, 422, "integer from 0 to 100"),
         ({"queries": "not a list", "topk": 3}, 422, '"queries"'),
+        ({"queries": ["q"], "topk": True}, 422, '"topk"'),  # not k = 1
+        ({"queries": ["q"], "topk": "3"}, 422, '"topk"'),
+        ({"queries": ["q"], "topk": 2.0}, 422, '"topk"'),
+        ({"queries": ["q"], "return_scores": "yes"}, 422, '"return_scores"'),
         (b"{not json", 422, "not valid JSON"),
         (b"[" * 100_000 + b"]" * 100_000, 400, "nests too deeply"),
         (b'{"queries": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", 400, "nests too deeply"),

@@ -34,9 +34,9 @@ def run_info(args: argparse.Namespace) -> int:
 
     sources = args.path or [args.name]
     examples = []
-    for source in sources:
-        examples += load_examples(source, format=args.format, n=args.n, seed=args.seed,
-                                  dataset=args.name if args.path else None)
+    for source in sources:  # a --path is a file even without a .json suffix: "no such file", not "unknown dataset"
+        examples += load_examples(args.name, path=source if args.path else None, format=args.format, n=args.n,
+                                  seed=args.seed, dataset=args.name if args.path else None)
     types = Counter(e.type or "-" for e in examples)
     aliases = [len(e.answers) for e in examples]
     result: dict = {

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--corpus", required=True, help="JSONL {id, contents}, a JSON corpus file, or synthetic:N[:SEED]")
     p.add_argument("--retriever", default="bm25", choices=BACKENDS, help="backend (default bm25)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: a free one, printed)")
     p.add_argument("--cache-dir", default=None, help="index cache folder (default $JADE_CACHE_DIR or ~/.cache/jade_env)")
     p.add_argument("--batch-window-ms", type=float, default=5.0, help="gather concurrent requests for this long (default 5)")
     p.add_argument("--quote-titles", choices=("auto", "yes", "no"), default="auto",
@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jade_env.errors import JadeError
-    from jade_env.retrieval.server import serve
+    from jade_env.retrieval.server import bind, serve
     from jade_env.retrieval.server_limits import ServerLimits
 
     if not 0 <= args.port <= 65535:
@@ -68,11 +68,12 @@ def run(args: argparse.Namespace) -> int:
         limits = ServerLimits(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ServerLimits)})
     except ValueError as err:  # "server limit max_k=-1: expected a finite number above 0"
         raise JadeError(str(err)) from None
+    if args.index is not None and args.retriever != "dense":
+        raise JadeError("--index is a FAISS index: use it with --retriever dense")
+    sock = bind(args.host, args.port)  # a taken port fails now, not after the index is built; --port 0 gets a free one
     if args.index is not None:
         from jade_env.retrieval.faiss_index import FaissIndexRetriever
 
-        if args.retriever != "dense":
-            raise JadeError("--index is a FAISS index: use it with --retriever dense")
         retriever = FaissIndexRetriever(args.index, args.corpus, model_path=args.model, encoder_name=args.encoder_name,
                                         query_prefix=args.query_prefix, pooling=args.pooling, nprobe=args.nprobe,
                                         ef_search=args.ef_search, cache_dir=args.cache_dir)
@@ -90,8 +91,10 @@ def run(args: argparse.Namespace) -> int:
         quote = not args.corpus.startswith("synthetic") and titles_quoted(args.corpus)
     else:
         quote = args.quote_titles == "yes"
+    sock.listen(2048)  # from here on a connection waits for the server instead of being refused
+    host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"serving {retriever.retriever_id} over {n_passages} passages (corpus {retriever.corpus_hash[:16]}) "
-          f"on http://{args.host}:{args.port}", flush=True)
-    serve(retriever, host=args.host, port=args.port, n_passages=n_passages, limits=limits,
-          batch_window=args.batch_window_ms / 1000, quote_titles=quote)
+          f"on http://{host}:{sock.getsockname()[1]}", flush=True)
+    serve(retriever, n_passages=n_passages, limits=limits, batch_window=args.batch_window_ms / 1000, quote_titles=quote,
+          sock=sock)
     return 0

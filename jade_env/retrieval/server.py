@@ -29,6 +29,7 @@ so the event loop stays free), which is what makes a server shared by many rollo
 import asyncio
 import contextlib
 import dataclasses
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,15 +45,16 @@ class RetrieveRequest(BaseModel):
     """Search-R1's ``QueryRequest``."""
 
     queries: list[str] = Field(description="the queries, answered in order")
-    topk: int | None = Field(None, description="passages per query; null or 0: the server's default_k")
-    return_scores: bool = Field(False, description='wrap each document as {"document", "score"}')
+    # strict: JSON true, 2.0 or "3" is a client's mistake, not k = 1, 2 or 3 (pydantic's lax mode would take them)
+    topk: int | None = Field(None, strict=True, description="passages per query; null or 0: the server's default_k")
+    return_scores: bool = Field(False, strict=True, description='wrap each document as {"document", "score"}')
 
 
 class SearchRequest(BaseModel):
     """The ``/search`` form: ``{"questions": [...], "N": k}``."""
 
     questions: list[str]
-    N: int | None = Field(None, description="passages per question; null or 0: the server's default_k")
+    N: int | None = Field(None, strict=True, description="passages per question; null or 0: the server's default_k")
 
 
 class Document(BaseModel):
@@ -292,14 +294,41 @@ def create_app(retriever: Retriever, n_passages: int | None = None, limits: Serv
     return guard
 
 
+def bind(host: str = "127.0.0.1", port: int = 8000) -> socket.socket:
+    """A TCP socket bound to ``host:port``, not yet listening (port 0: a free port, see ``getsockname()``).
+
+    Binding first reserves the port while an index is built, and connections are refused (not left
+    hanging) until ``sock.listen()``; from then on they wait in the backlog until :func:`serve`
+    answers them, so an address printed after ``listen()`` works. A port already taken, or a host
+    that is not this machine's, raises :class:`RetrievalError` saying which.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as err:
+        raise RetrievalError(f"cannot listen on {host}:{port}: unknown host ({err})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart need not wait for TIME_WAIT
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        raise RetrievalError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(retriever: Retriever, host: str = "127.0.0.1", port: int = 8000, n_passages: int | None = None,
-          limits: ServerLimits | None = None, batch_window: float = 0.005, quote_titles: bool = False, **limit_overrides: Any) -> None:
-    """Run the server until interrupted."""
+          limits: ServerLimits | None = None, batch_window: float = 0.005, quote_titles: bool = False,
+          sock: socket.socket | None = None, **limit_overrides: Any) -> None:
+    """Run the server until interrupted, on ``sock`` (from :func:`bind`) or on a socket bound to ``host:port``."""
     try:
         import uvicorn
     except ImportError:
         raise RetrievalError("the retrieval server needs FastAPI and uvicorn: pip install 'jade-env[server]'") from None
     limits = dataclasses.replace(limits or ServerLimits(), **limit_overrides)
     app = create_app(retriever, n_passages=n_passages, limits=limits, batch_window=batch_window, quote_titles=quote_titles)
-    uvicorn.run(app, host=host, port=port, log_level="warning", http=protocol_class(limits), lifespan="on",
-                timeout_keep_alive=limits.keep_alive, h11_max_incomplete_event_size=64 << 10)
+    sock = sock or bind(host, port)
+    config = uvicorn.Config(app, log_level="warning", http=protocol_class(limits), lifespan="on",
+                            timeout_keep_alive=limits.keep_alive, h11_max_incomplete_event_size=64 << 10)
+    with sock:
+        uvicorn.Server(config).run(sockets=[sock])

@@ -1,13 +1,16 @@
 """``ServerProcess``: run ``jade-rag serve-retriever`` as a child process on a free loopback port.
 
-For replicas on one machine, benchmarks and tests: it starts the command, waits until ``GET /health``
-answers (or the child exits, which raises with its output), and stops it on ``stop()`` or at the end
-of a ``with`` block. ``rss_bytes()`` reads the child's resident memory from ``/proc``.
+For replicas on one machine, benchmarks and tests: it starts the command (with ``--port 0`` unless
+given a port, and reads the port the server bound from the line it prints, so two processes never
+race for one free port), waits until ``GET /health`` answers (or the child exits, which raises with
+its output), and stops it on ``stop()`` or at the end of a ``with`` block. ``rss_bytes()`` reads the
+child's resident memory from ``/proc``.
 """
 
 from __future__ import annotations
 
-import socket
+import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -18,12 +21,7 @@ from pathlib import Path
 
 from jade_env.errors import RetrievalError
 
-
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+SERVING = re.compile(r"^serving .* on http://\S+:(\d+)$", re.MULTILINE)
 
 
 class ServerProcess:
@@ -31,8 +29,7 @@ class ServerProcess:
 
     def __init__(self, args: Sequence[str], port: int | None = None, startup_timeout: float = 120.0,
                  log_path: str | Path | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = port or 0
         self.log_path = Path(log_path) if log_path else None
         # a file, not a pipe: a pipe nobody reads would block a talkative server once 64 KiB are written
         self._log = self.log_path.open("w+") if self.log_path else tempfile.TemporaryFile("w+")
@@ -43,6 +40,13 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 out = self.output()
                 raise RetrievalError(f"serve-retriever exited with status {self.proc.returncode}: {out[-2000:]}")
+            if not self.port:  # not listening before it prints "serving ... on http://127.0.0.1:PORT"
+                bound = SERVING.search(self.output())
+                if bound is None:
+                    time.sleep(0.2)
+                    continue
+                self.port = int(bound.group(1))
+            self.url = f"http://127.0.0.1:{self.port}"
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=1) as reply:
                     if reply.status == 200:
@@ -55,8 +59,8 @@ class ServerProcess:
     def output(self) -> str:
         """Everything the server printed so far."""
         self._log.flush()
-        self._log.seek(0)
-        return self._log.read()
+        fd = self._log.fileno()  # read without moving the file offset, which the child writes at
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
     def rss_bytes(self) -> int:
         """The child's resident set size now (``VmRSS``)."""
