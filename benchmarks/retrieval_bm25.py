@@ -2,6 +2,9 @@
 
     python benchmarks/retrieval_bm25.py --sizes 100000 1000000 [--skip-pyserini] [--skip-bm25s] [--skip-real] [--queries 1000]
 
+Needs the ``bench`` extra (``pip install -e ".[bench]"``: bm25s, PyStemmer, rank-bm25) and Lucene (the README's light
+pyserini install) unless their backends are skipped.
+
 Backends: ``ours`` is :class:`jade_env.retrieval.bm25.BM25Retriever` (Lucene BM25, k1=0.9, b=0.4);
 ``pyserini`` is pyserini's ``LuceneSearcher`` (Anserini 1.7 / Lucene, BM25 k1=0.9, b=0.4) over an index
 built by Anserini's ``IndexCollection`` (JsonCollection, DefaultLuceneDocumentGenerator, 2 threads, no

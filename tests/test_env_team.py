@@ -235,10 +235,23 @@ def test_fixed_plans_of_both_levels_from_make() -> None:
     ({"max_text_length": 8}, "max_text_length must be an integer >= 16"),
     ({"n": 0}, "positive integer"),
     ({"synthetic": {"n": 50}, "n": 40}, "given twice"),
+    ({"split": "test"}, "the Synthetic world is generated, not read: split='test' would be ignored"),  # not silently the world
+    ({"sample_seed": 3}, "sample_seed=3 would be ignored"),
+    ({"sample_seed": "3"}, "sample_seed must be an integer"),
 ])
 def test_nonsensical_settings_are_refused_at_make(kwargs: dict, message: str) -> None:
     with pytest.raises((ValueError, JadeError), match=message.replace("(", r"\(").replace(")", r"\)")):
         gym.make("JadeRAG-Synthetic-v0", **{**SYN, **kwargs})
+
+
+def test_a_sample_seed_without_n_is_refused_for_a_file(shared_data) -> None:
+    dev = shared_data / "hotpotqa" / "hotpot_dev_distractor_v1_100.json"
+    with pytest.raises(JadeError, match="sample_seed=1 seeds a sample of n questions, but n is not given"):
+        gym.make("JadeRAG-HotpotQA-v0", data_path=str(dev), sample_seed=1)
+    sampled, first = (gym.make("JadeRAG-HotpotQA-v0", data_path=str(dev), n=5, **seed) for seed in ({"sample_seed": 1}, {}))
+    assert len(sampled.unwrapped.examples) == 5 and sampled.unwrapped.examples != first.unwrapped.examples
+    sampled.close()
+    first.close()
 
 
 def test_the_synthetic_world_size_is_one_keyword() -> None:

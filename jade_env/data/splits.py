@@ -55,6 +55,17 @@ def load_split(dataset: str, data_path: str | os.PathLike | Any = None, split: s
     """The examples of ``dataset`` (or of the file ``data_path``, memoised per process; or of a ``datasets.Dataset``)."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise JadeError(f"n (the number of questions) must be a positive integer, got {n!r}")
+    if sample_seed is not None and (isinstance(sample_seed, bool) or not isinstance(sample_seed, int)):
+        raise JadeError(f"sample_seed must be an integer (the seed of a sample of n questions), got {sample_seed!r}")
+    if data_path is None and dataset == "synthetic":  # generated: nothing to split, sample or parse; say so, not ignore it
+        unused = [f"{k}={v!r}" for k, v in (("split", split), ("sample_seed", sample_seed), ("data_format", data_format))
+                  if v is not None]
+        if unused:
+            raise JadeError(f"the Synthetic world is generated, not read: {', '.join(unused)} would be ignored; another world is "
+                            "synthetic={'seed': S}, another size n=N")
+    elif sample_seed is not None and n is None:
+        raise JadeError(f"sample_seed={sample_seed!r} seeds a sample of n questions, but n is not given; give n too, or drop "
+                        "sample_seed for the whole split")
     stamp = None
     synthetic_json = "{}"
     if data_path is not None and not isinstance(data_path, str | os.PathLike):  # a datasets.Dataset (or list) of records

@@ -82,7 +82,7 @@ class JadeRAGEnv(RAGEnvBase):
     |---|---|---|
     | `dataset` | from the id | registry name: `hotpotqa`, `2wikimultihopqa`, `musique`, `bamboogle`, `nq`, `popqa`, ... |
     | `data_path` | None | a local question file in any supported format (wins over the registry) |
-    | `data_format`, `split`, `n`, `sample_seed` | None | format override, split name, first `n` (or a seeded sample of `n`) |
+    | `data_format`, `split`, `n`, `sample_seed` | None | format, split, first `n` (or a seeded sample of `n`); Synthetic takes `n` only |
     | `synthetic` | {} | arguments of the Synthetic world generator (`seed`, `hop_mix`, ...) |
     | `corpus` | `"pooled"` | `"pooled"`, `"per_question"`, or a JSONL corpus path |
     | `retriever` | `"bm25"` | `"bm25"`, `"lucene"`, `"dense"`, `"remote:URL[,URL]"`, or a `Retriever` |
