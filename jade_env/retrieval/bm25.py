@@ -24,20 +24,10 @@ numpy fallback does where the kernel is not compiled). A query's passages are de
 split over threads (the kernel and the decoder release the GIL).
 
 Loading validates the index in O(size) before the kernel sees it: the manifest's keys and types, every
-file's size and CRC-32, array shapes, monotone pointers, ids in range, finite impacts; then the kernel decodes
-every block once and recomputes its maximum. Any failure is one :class:`~jade_env.errors.RetrievalError`
-naming the file and saying how to rebuild; a cached index (found through ``cache_dir``) is rebuilt instead,
-with a warning. The kernel also checks every block it decodes while searching, so even an index that passes
-these checks but lies cannot make it read out of bounds.
-
-The checksums and the block check read every byte (0.5 s a million passages; at 21M, 10 GB at every open of
-every worker). An index folder that passed them keeps ``verified.json``: each file's device, inode, size,
-modification and change times (the change time cannot be set back) and checksum, and the manifest's bytes.
-An open that finds every file exactly so skips the checksums and the block check (the structural checks
-still run); any difference, in any file, means the full check again. Files changed less than
-:data:`RACY_SECONDS` before are not stamped, so a write within the file system's clock tick cannot pass
-unseen; a folder that cannot be written keeps no stamps; :func:`verify_index` (``jade-rag index verify``)
-trusts none. Lucene likewise verifies its large files' checksums only on demand (``CheckIndex``, merges).
+file's size and CRC-32, array shapes, monotone pointers, ids in range, finite impacts. Any failure is one
+:class:`~jade_env.errors.RetrievalError` naming the file and saying how to rebuild; a cached index (found
+through ``cache_dir``) is rebuilt instead, with a warning. The kernel checks every block it decodes, so even
+an index that passes these checks but lies cannot make it read out of bounds.
 
 Edge cases: ``k <= 0`` gives empty lists; ``k`` above the number of matching passages gives all of them; a
 query with no indexed term gives an empty list; queries are cut to 10,000 characters; an empty corpus
@@ -47,7 +37,6 @@ in-memory index, re-index its corpus).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import multiprocessing
 import os
@@ -97,11 +86,6 @@ BATCH_CHUNK = 16
 PASSAGE_CACHE = 8192
 QUERY_CACHE = 4096
 BLOBS = ("postings.bin", "docs.bin", "docs.zdict", "terms.txt")
-#: the stamps of an index folder's files as they were when they passed every check (see the module docstring)
-VERIFIED = "verified.json"
-#: a file changed this recently is not stamped: a write within the file system's clock tick would leave its times as
-#: they were, so only older times tell a later write apart (git's "racily clean" rule)
-RACY_SECONDS = 2.0
 MANIFEST_KEYS = {"format": str, "k1": float, "b": float, "n_docs": int, "doc_count": int, "avgdl": float, "n_terms": int,
                  "n_blocks": int, "compressed": bool, "corpus_hash": str, "retriever_id": str, "files": dict}
 
@@ -220,35 +204,6 @@ def _crc32(path: Path) -> int:
         while chunk := f.read(16 * 1024 * 1024):
             crc = zlib.crc32(chunk, crc)
     return crc
-
-
-def _stamp(st: os.stat_result, crc: int) -> list[int]:
-    """What ``verified.json`` keeps of a checked file: where it is, its size, its times (ctime cannot be set back by
-    ``touch``) and the checksum it matched."""
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, crc]
-
-
-def _read_stamps(folder: Path) -> dict:
-    try:
-        stamps = json.loads((folder / VERIFIED).read_text())
-    except (OSError, ValueError):
-        return {}
-    return stamps if isinstance(stamps, dict) else {}
-
-
-def _write_stamps(folder: Path, stamps: dict) -> None:
-    """``verified.json``, written whole or not at all."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=VERIFIED + ".", dir=folder)
-    except OSError:
-        return  # a folder we may not write (a read-only share) keeps no stamps: every open checks in full
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(stamps, f)
-        os.replace(tmp, folder / VERIFIED)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
 
 
 class _Builder:
@@ -458,12 +413,6 @@ class _Builder:
 
 
 # ----------------------------------------------------------------------------- the retriever
-def verify_index(index_dir: str | os.PathLike) -> BM25Retriever:
-    """The index of ``index_dir`` opened after checking every file in full (no stamp trusted; see the module docstring);
-    a RetrievalError says what is wrong. The checked files are stamped, so later opens skip their checksums."""
-    return BM25Retriever(index_dir=index_dir, _full_check=True)
-
-
 def _reopen(index_dir: str, n_threads: int, passage_cache: int = PASSAGE_CACHE, query_cache: int = QUERY_CACHE) -> BM25Retriever:
     return BM25Retriever(index_dir=index_dir, n_threads=n_threads, passage_cache=passage_cache, query_cache=query_cache)
 
@@ -490,7 +439,7 @@ class BM25Retriever(Retriever):
 
     def __init__(self, corpus=None, k1: float = 0.9, b: float = 0.4, cache_dir: str | os.PathLike | bool | None = None,
                  n_threads: int | None = None, index_dir: str | os.PathLike | None = None, show_progress: bool = False,
-                 passage_cache: int = PASSAGE_CACHE, query_cache: int = QUERY_CACHE, _full_check: bool = False) -> None:
+                 passage_cache: int = PASSAGE_CACHE, query_cache: int = QUERY_CACHE) -> None:
         for name, value in (("passage_cache", passage_cache), ("query_cache", query_cache)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise RetrievalError(f"{name} must be an integer >= 0 (how many are kept), got {value!r}")
@@ -508,7 +457,7 @@ class BM25Retriever(Retriever):
         self.index_dir: Path | None = None
         self.retriever_id = f"bm25-lucene:k1={self.k1:g},b={self.b:g},analyzer=anserini-default-english,ties=docid"
         if index_dir is not None:
-            self._load(Path(index_dir), full_check=_full_check)
+            self._load(Path(index_dir))
             return
         if corpus is None:
             raise RetrievalError("BM25Retriever needs a corpus or an index_dir")
@@ -569,12 +518,11 @@ class BM25Retriever(Retriever):
         return RetrievalError(f"{folder}: {what}; this BM25 index is corrupt or not ours: delete the folder and build it again "
                               f"(BM25Retriever(corpus, cache_dir=...) or `jade-rag index build`)")
 
-    def _load(self, folder: Path, expect: tuple | None = None, full_check: bool = False) -> None:
+    def _load(self, folder: Path, expect: tuple | None = None) -> None:
         self.index_dir = folder
         path = folder / "manifest.json"
         try:
-            raw = path.read_bytes()
-            manifest = json.loads(raw)
+            manifest = json.loads(path.read_text())
         except FileNotFoundError:
             raise RetrievalError(f"{folder} is not a BM25 index folder (no manifest.json)") from None
         except (OSError, ValueError) as err:
@@ -591,22 +539,18 @@ class BM25Retriever(Retriever):
             raise self._fail(folder, f"manifest.json says k1={manifest['k1']}, b={manifest['b']}, corpus {manifest['corpus_hash'][:12]}, "
                                      f"not k1={expect[0]}, b={expect[1]}, corpus {expect[2][:12]}")
         files = manifest["files"]
-        stamps = {} if full_check else _read_stamps(folder)
-        seen = {"manifest.json": _stamp(path.stat(), zlib.crc32(raw))}  # bound to the bytes read: a new manifest differs
         for name in [f"{n}.npy" for n in ARRAYS] + list(BLOBS):
             meta = files.get(name)
             if not isinstance(meta, dict) or not isinstance(meta.get("bytes"), int) or not isinstance(meta.get("crc32"), int):
                 raise self._fail(folder, f"manifest.json lists no size and checksum for {name}")
             try:
-                st = (folder / name).stat()
+                size = (folder / name).stat().st_size
             except OSError:
                 raise self._fail(folder, f"{name} is missing") from None
-            if st.st_size != meta["bytes"]:
-                raise self._fail(folder, f"{name} has {st.st_size} bytes, the manifest says {meta['bytes']}")
-            seen[name] = _stamp(st, meta["crc32"])
-            if stamps.get(name) != seen[name] and _crc32(folder / name) != meta["crc32"]:
+            if size != meta["bytes"]:
+                raise self._fail(folder, f"{name} has {size} bytes, the manifest says {meta['bytes']}")
+            if _crc32(folder / name) != meta["crc32"]:
                 raise self._fail(folder, f"{name} does not match its checksum (the file was changed after the build)")
-        trusted = seen == stamps  # every file as it was when it passed every check
         arrays = {}
         for name, dtype in ARRAYS.items():
             try:
@@ -628,10 +572,7 @@ class BM25Retriever(Retriever):
         problem = self._check(manifest, arrays, len(postings), len(store), len(terms), len(vocab))
         if problem:
             raise self._fail(folder, problem)
-        self._attach(manifest, arrays, postings, store, zdict, vocab, check_blocks=not trusted)
-        recent = time.time_ns() - RACY_SECONDS * 1e9
-        if not trusted and all(max(v[3], v[4]) < recent for v in seen.values()):
-            _write_stamps(folder, seen)  # all files or none: the block check is skipped only when every one is unchanged
+        self._attach(manifest, arrays, postings, store, zdict, vocab)
 
     @staticmethod
     def _check(m: dict, a: dict, n_bytes: int, n_store: int, n_terms: int, n_unique: int) -> str | None:
@@ -673,8 +614,7 @@ class BM25Retriever(Retriever):
             return "doc_offsets.npy is not an increasing pointer array over docs.bin"
         return None
 
-    def _attach(self, manifest: dict, arrays: dict, postings: np.ndarray, store: np.ndarray, zdict: bytes, vocab: dict,
-                check_blocks: bool = True) -> None:
+    def _attach(self, manifest: dict, arrays: dict, postings: np.ndarray, store: np.ndarray, zdict: bytes, vocab: dict) -> None:
         self.manifest = manifest
         for name, arr in arrays.items():
             setattr(self, name, arr)
@@ -691,7 +631,7 @@ class BM25Retriever(Retriever):
             try:
                 self._index = _kernel.open(self.term_blocks, self.term_df, self.term_max, self.block_last, self.block_off,
                                            self.block_max, self.postings, self.norms)
-                if self.index_dir is not None and check_blocks:  # every block decoded, its maximum recomputed: O(postings)
+                if self.index_dir is not None:  # every block decoded once, its maximum recomputed: O(postings), in C
                     _kernel.check(self._index, self.norm_inverse)
             except ValueError as err:
                 raise RetrievalError(f"{self.index_dir or 'the in-memory BM25 index'}: {err}; delete the folder and build it again") from None
