@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import random
 import socket
-import subprocess
-import time
-import urllib.request
 
 import gymnasium as gym
 
@@ -32,19 +29,3 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-def wait_for_server(proc: subprocess.Popen, port: int, seconds: float = 60) -> str:
-    """The URL of a server subprocess once its /health answers (RuntimeError if it exits or never answers)."""
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1) as r:
-                if r.status == 200:
-                    return url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"server did not come up in {seconds:.0f} s")

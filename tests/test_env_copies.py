@@ -18,7 +18,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
-from episodes import SYN, continuation_matches, free_port, trajectory, wait_for_server
+from episodes import SYN, continuation_matches, trajectory
 
 import jade_env  # noqa: F401
 
@@ -45,15 +45,10 @@ def test_dense_back_end(tmp_path: Path) -> None:
 def test_remote_back_end(tmp_path: Path) -> None:
     pytest.importorskip("fastapi", reason="the server extra is not installed")
     pytest.importorskip("uvicorn", reason="the server extra is not installed")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "jade_env.cli", "serve-retriever", "--corpus", "synthetic:60:2", "--port", str(port),
-                             "--cache-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        url = wait_for_server(proc, port)
-        both_copies(lambda: gym.make("JadeRAG-Synthetic-v0", retriever=f"remote:{url}", **SYN), episodes=8)
-    finally:
-        proc.kill()
-        proc.wait()
+    from jade_env.retrieval.server_process import ServerProcess
+
+    with ServerProcess(["--corpus", "synthetic:60:2", "--cache-dir", tmp_path]) as server:  # --port 0: the port it printed
+        both_copies(lambda: gym.make("JadeRAG-Synthetic-v0", retriever=f"remote:{server.url}", **SYN), episodes=8)
 
 
 def test_lucene_back_end(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import jade_env  # noqa: F401  (registers the ids)
@@ -238,6 +239,8 @@ def test_fixed_plans_of_both_levels_from_make() -> None:
     ({"split": "test"}, "the Synthetic world is generated, not read: split='test' would be ignored"),  # not silently the world
     ({"sample_seed": 3}, "sample_seed=3 would be ignored"),
     ({"sample_seed": "3"}, "sample_seed must be an integer"),
+    ({"dataset": "Synthetic", "split": "test"}, "split='test' would be ignored"),  # an alias is the same dataset
+    ({"dataset": "syn", "sample_seed": 3}, "sample_seed=3 would be ignored"),  # not the world's seed
 ])
 def test_nonsensical_settings_are_refused_at_make(kwargs: dict, message: str) -> None:
     with pytest.raises((ValueError, JadeError), match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -248,10 +251,12 @@ def test_a_sample_seed_without_n_is_refused_for_a_file(shared_data) -> None:
     dev = shared_data / "hotpotqa" / "hotpot_dev_distractor_v1_100.json"
     with pytest.raises(JadeError, match="sample_seed=1 seeds a sample of n questions, but n is not given"):
         gym.make("JadeRAG-HotpotQA-v0", data_path=str(dev), sample_seed=1)
-    sampled, first = (gym.make("JadeRAG-HotpotQA-v0", data_path=str(dev), n=5, **seed) for seed in ({"sample_seed": 1}, {}))
+    sampled, numpy_seed, first = (gym.make("JadeRAG-HotpotQA-v0", data_path=str(dev), n=5, **seed)
+                                  for seed in ({"sample_seed": 1}, {"sample_seed": np.int64(1)}, {}))
     assert len(sampled.unwrapped.examples) == 5 and sampled.unwrapped.examples != first.unwrapped.examples
-    sampled.close()
-    first.close()
+    assert numpy_seed.unwrapped.examples == sampled.unwrapped.examples  # numpy's integers are integers
+    for env in (sampled, numpy_seed, first):
+        env.close()
 
 
 def test_the_synthetic_world_size_is_one_keyword() -> None:

@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jade_env.errors import JadeError
-    from jade_env.retrieval.server import bind, serve
+    from jade_env.retrieval.server import listen, serve
     from jade_env.retrieval.server_limits import ServerLimits
 
     if not 0 <= args.port <= 65535:
@@ -70,7 +70,22 @@ def run(args: argparse.Namespace) -> int:
         raise JadeError(str(err)) from None
     if args.index is not None and args.retriever != "dense":
         raise JadeError("--index is a FAISS index: use it with --retriever dense")
-    sock = bind(args.host, args.port)  # a taken port fails now, not after the index is built; --port 0 gets a free one
+    sock = listen(args.host, args.port)  # a taken port fails now, not after the index is built; --port 0 gets a free one
+    try:
+        retriever, n_passages, quote = _open(args)
+    except BaseException:
+        sock.close()
+        raise
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"serving {retriever.retriever_id} over {n_passages} passages (corpus {retriever.corpus_hash[:16]}) "
+          f"on http://{host}:{sock.getsockname()[1]}", flush=True)
+    serve(retriever, n_passages=n_passages, limits=limits, batch_window=args.batch_window_ms / 1000, quote_titles=quote,
+          sock=sock)
+    return 0
+
+
+def _open(args: argparse.Namespace) -> tuple:
+    """The retriever to serve, its number of passages, and whether documents quote their titles."""
     if args.index is not None:
         from jade_env.retrieval.faiss_index import FaissIndexRetriever
 
@@ -91,10 +106,4 @@ def run(args: argparse.Namespace) -> int:
         quote = not args.corpus.startswith("synthetic") and titles_quoted(args.corpus)
     else:
         quote = args.quote_titles == "yes"
-    sock.listen(2048)  # from here on a connection waits for the server instead of being refused
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"serving {retriever.retriever_id} over {n_passages} passages (corpus {retriever.corpus_hash[:16]}) "
-          f"on http://{host}:{sock.getsockname()[1]}", flush=True)
-    serve(retriever, n_passages=n_passages, limits=limits, batch_window=args.batch_window_ms / 1000, quote_titles=quote,
-          sock=sock)
-    return 0
+    return retriever, n_passages, quote

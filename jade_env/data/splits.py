@@ -8,6 +8,7 @@ read again.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -49,14 +50,30 @@ def synthetic_arguments(n: int | None, synthetic: dict[str, Any] | None) -> dict
     return {"n": size, **kwargs}
 
 
+def canonical_dataset(dataset: Any) -> Any:
+    """A registry name in its canonical spelling (``"syn"``, ``" HotpotQA"`` -> ``"synthetic"``, ``"hotpotqa"``); any
+    other value as it is (a name the registry does not know is for the loaders to refuse)."""
+    if not isinstance(dataset, str):
+        return dataset
+    from jade_env.data.registry import canonical_name
+
+    return canonical_name(dataset) or dataset
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # numpy's integers too
+
+
 def load_split(dataset: str, data_path: str | os.PathLike | Any = None, split: str | None = None, n: int | None = None,
                sample_seed: int | None = None, data_format: str | None = None,
                synthetic: dict[str, Any] | None = None) -> tuple[Example, ...]:
     """The examples of ``dataset`` (or of the file ``data_path``, memoised per process; or of a ``datasets.Dataset``)."""
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+    if n is not None and (not _integer(n) or n < 1):
         raise JadeError(f"n (the number of questions) must be a positive integer, got {n!r}")
-    if sample_seed is not None and (isinstance(sample_seed, bool) or not isinstance(sample_seed, int)):
+    if sample_seed is not None and not _integer(sample_seed):
         raise JadeError(f"sample_seed must be an integer (the seed of a sample of n questions), got {sample_seed!r}")
+    dataset = canonical_dataset(dataset)
+    n, sample_seed = (None if v is None else int(v) for v in (n, sample_seed))
     if data_path is None and dataset == "synthetic":  # generated: nothing to split, sample or parse; say so, not ignore it
         unused = [f"{k}={v!r}" for k, v in (("split", split), ("sample_seed", sample_seed), ("data_format", data_format))
                   if v is not None]

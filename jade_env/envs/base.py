@@ -24,7 +24,7 @@ import numpy as np
 from gymnasium.error import ResetNeeded
 
 from jade_env.data.corpus import Corpus
-from jade_env.data.splits import load_split
+from jade_env.data.splits import canonical_dataset, load_split
 from jade_env.data.types import Example
 from jade_env.envs.info import step_info
 from jade_env.envs.observation import ObservationRenderer, observation_space
@@ -68,8 +68,8 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
                              f"{', '.join(self.metadata['render_modes'])}")
         super().__init__()
         self.init_kwargs = init_kwargs
-        self.dataset = k["dataset"]
-        self.examples: tuple[Example, ...] = load_split(k["dataset"], k["data_path"], k["split"], k["n"], k["sample_seed"],
+        self.dataset = canonical_dataset(k["dataset"])  # "syn" and "Synthetic" are "synthetic" everywhere below
+        self.examples: tuple[Example, ...] = load_split(self.dataset, k["data_path"], k["split"], k["n"], k["sample_seed"],
                                                         k["data_format"], k["synthetic"])
         self.reward_config = reward
         self.observe = ObservationRenderer(k["max_text_length"])
@@ -80,7 +80,7 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
         executor_object = make_executor(executor) if executor is not None else None  # checked even when no role is left to it
         if set(controlled_roles) == set(self.roles):
             executor_object = None
-        self.retrievers = RetrieverProvider(self.examples, k["dataset"], corpus=k["corpus"], retriever=k["retriever"],
+        self.retrievers = RetrieverProvider(self.examples, self.dataset, corpus=k["corpus"], retriever=k["retriever"],
                                             retriever_kwargs=k["retriever_kwargs"], cache_dir=k["cache_dir"],
                                             replay_cache=k["replay_cache"])
         self.driver = EpisodeDriver(self.retrievers, self.observe, controlled_roles, executor_object)

@@ -294,40 +294,37 @@ def create_app(retriever: Retriever, n_passages: int | None = None, limits: Serv
     return guard
 
 
-def bind(host: str = "127.0.0.1", port: int = 8000) -> socket.socket:
-    """A TCP socket bound to ``host:port``, not yet listening (port 0: a free port, see ``getsockname()``).
+def listen(host: str = "127.0.0.1", port: int = 8000) -> socket.socket:
+    """A TCP socket listening on ``host:port`` (port 0: a free port, see ``getsockname()``), bound as uvicorn binds
+    one: IPv6 when the host has a colon, else IPv4 (``""``: every interface), with ``SO_REUSEADDR``.
 
-    Binding first reserves the port while an index is built, and connections are refused (not left
-    hanging) until ``sock.listen()``; from then on they wait in the backlog until :func:`serve`
-    answers them, so an address printed after ``listen()`` works. A port already taken, or a host
-    that is not this machine's, raises :class:`RetrievalError` saying which.
+    Listening at once makes a port that another server holds, even one still building its index, one error
+    now rather than after the build; connections made before :func:`serve` runs wait in the backlog. A host
+    that is not this machine's also raises :class:`RetrievalError` saying which.
     """
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    except (socket.gaierror, UnicodeError) as err:
-        raise RetrievalError(f"cannot listen on {host}:{port}: unknown host ({err})") from None
-    sock = socket.socket(family, kind, proto)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart need not wait for TIME_WAIT
-        sock.bind(address)
-    except OSError as err:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except (OSError, OverflowError, UnicodeError) as err:
         sock.close()
-        raise RetrievalError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
-    sock.set_inheritable(True)
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise RetrievalError(f"cannot listen on {host}:{port}: {reason}") from None
     return sock
 
 
 def serve(retriever: Retriever, host: str = "127.0.0.1", port: int = 8000, n_passages: int | None = None,
           limits: ServerLimits | None = None, batch_window: float = 0.005, quote_titles: bool = False,
           sock: socket.socket | None = None, **limit_overrides: Any) -> None:
-    """Run the server until interrupted, on ``sock`` (from :func:`bind`) or on a socket bound to ``host:port``."""
+    """Run the server until interrupted, on ``sock`` (from :func:`listen`) or on a new one listening on ``host:port``."""
     try:
         import uvicorn
     except ImportError:
         raise RetrievalError("the retrieval server needs FastAPI and uvicorn: pip install 'jade-env[server]'") from None
     limits = dataclasses.replace(limits or ServerLimits(), **limit_overrides)
     app = create_app(retriever, n_passages=n_passages, limits=limits, batch_window=batch_window, quote_titles=quote_titles)
-    sock = sock or bind(host, port)
+    sock = sock or listen(host, port)
     config = uvicorn.Config(app, log_level="warning", http=protocol_class(limits), lifespan="on",
                             timeout_keep_alive=limits.keep_alive, h11_max_incomplete_event_size=64 << 10)
     with sock:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from jade_env.errors import RetrievalError
 
-SERVING = re.compile(r"^serving .* on http://\S+:(\d+)$", re.MULTILINE)
+SERVING = re.compile(r"^serving .* on http://\S+:(\d+)\n", re.MULTILINE)  # a whole line: not a half-written port
 
 
 class ServerProcess:
