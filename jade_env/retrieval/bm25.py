@@ -23,8 +23,10 @@ numpy fallback does where the kernel is not compiled). A query's passages are de
 ``_passage_records.c`` is compiled (Python's zlib and json otherwise; the same tuples). A batch of queries is
 split over threads (the kernel and the decoder release the GIL).
 
-Loading validates the index in O(size) before the kernel sees it: the manifest's keys and types, every
-file's size and CRC-32, array shapes, monotone pointers, ids in range, finite impacts. Any failure is one
+Loading validates the index in O(size): the manifest's keys and types, every file's size, array shapes,
+monotone pointers, ids in range and finite impacts before the kernel sees it; then every file's CRC-32 (in
+two threads) while the kernel decodes every block once and recomputes its maximum (a failed checksum is the
+error reported, whatever else failed). Any failure is one
 :class:`~jade_env.errors.RetrievalError` naming the file and saying how to rebuild; a cached index (found
 through ``cache_dir``) is rebuilt instead, with a warning. The kernel checks every block it decodes, so even
 an index that passes these checks but lies cannot make it read out of bounds.
@@ -38,6 +40,7 @@ in-memory index, re-index its corpus).
 from __future__ import annotations
 
 import json
+import mmap
 import multiprocessing
 import os
 import shutil
@@ -199,11 +202,12 @@ def _record(p) -> bytes:
 
 
 def _crc32(path: Path) -> int:
-    crc = 0
+    """The CRC-32 of a file, read through a mapping (no copy; zlib releases the GIL on it)."""
     with path.open("rb") as f:
-        while chunk := f.read(16 * 1024 * 1024):
-            crc = zlib.crc32(chunk, crc)
-    return crc
+        if os.fstat(f.fileno()).st_size == 0:
+            return 0
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return zlib.crc32(data)
 
 
 class _Builder:
@@ -539,7 +543,8 @@ class BM25Retriever(Retriever):
             raise self._fail(folder, f"manifest.json says k1={manifest['k1']}, b={manifest['b']}, corpus {manifest['corpus_hash'][:12]}, "
                                      f"not k1={expect[0]}, b={expect[1]}, corpus {expect[2][:12]}")
         files = manifest["files"]
-        for name in [f"{n}.npy" for n in ARRAYS] + list(BLOBS):
+        names = [f"{n}.npy" for n in ARRAYS] + list(BLOBS)
+        for name in names:
             meta = files.get(name)
             if not isinstance(meta, dict) or not isinstance(meta.get("bytes"), int) or not isinstance(meta.get("crc32"), int):
                 raise self._fail(folder, f"manifest.json lists no size and checksum for {name}")
@@ -549,8 +554,29 @@ class BM25Retriever(Retriever):
                 raise self._fail(folder, f"{name} is missing") from None
             if size != meta["bytes"]:
                 raise self._fail(folder, f"{name} has {size} bytes, the manifest says {meta['bytes']}")
-            if _crc32(folder / name) != meta["crc32"]:
-                raise self._fail(folder, f"{name} does not match its checksum (the file was changed after the build)")
+        # the checksums run in threads, the largest files first, while the structural checks and the kernel's block
+        # check run here (all of them release the GIL); a checksum that fails is the error, whatever else failed
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            sums = {n: pool.submit(_crc32, folder / n) for n in sorted(names, key=lambda n: -files[n]["bytes"])}
+
+            def checksums() -> None:
+                for name in names:
+                    try:
+                        matches = sums[name].result() == files[name]["crc32"]
+                    except (OSError, ValueError) as err:
+                        raise self._fail(folder, f"{name} is unreadable ({err})") from None
+                    if not matches:
+                        raise self._fail(folder, f"{name} does not match its checksum (the file was changed after the build)")
+
+            try:
+                self._open_checked(folder, manifest, files)
+            except RetrievalError:
+                checksums()
+                raise
+            checksums()
+
+    def _open_checked(self, folder: Path, manifest: dict, files: dict) -> None:
+        """The index's arrays and files, checked for structure and attached (see :meth:`_load`)."""
         arrays = {}
         for name, dtype in ARRAYS.items():
             try:
