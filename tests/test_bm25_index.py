@@ -143,6 +143,12 @@ def flip_bytes(path: Path, n: int, start: int = 128) -> None:
     path.write_bytes(bytes(data))
 
 
+def xor_byte(path: Path, at: int, mask: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= mask
+    path.write_bytes(bytes(data))
+
+
 def refresh_checksums(folder: Path) -> None:
     """What an attacker (or a buggy tool) that rewrites the manifest would do: only the structural checks remain."""
     m = json.loads((folder / "manifest.json").read_text())
@@ -160,6 +166,8 @@ CASES = {
     "docs.bin edited": lambda f: flip_bytes(f / "docs.bin", 4, start=300),  # one flip may inflate to other text: only checksums see it
     "doc_rank entries out of range": lambda f: corrupt_npy(f, "doc_rank", lambda a: a.__setitem__(slice(None, None, 7), -5)),
     "term_blocks truncated": lambda f: np.save(f / "term_blocks.npy", np.load(f / "term_blocks.npy")[:-3]),
+    # numpy's header parser raises tokenize.TokenError on this one, not a ValueError
+    "a byte of a .npy header changed": lambda f: xor_byte(f / "term_blocks.npy", 10, 0x01),  # the "{" of its dict
 }
 
 
@@ -202,6 +210,20 @@ def test_index_verify_names_a_damaged_file_and_passes_a_sound_one(tmp_path: Path
     flip_bytes(folder / "docs.bin", 4, start=300)  # the same bytes again
     out = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "every file matches its size and checksum" in out.stdout and "400 passages" in out.stdout, out
+
+
+def test_a_rebuilt_cache_keeps_nothing_of_the_damaged_index(corpus: Corpus, tmp_path: Path) -> None:
+    small = Corpus(list(corpus)[:300], name="small")
+    good = BM25Retriever(small, cache_dir=tmp_path)
+    folder, right_id = good.index_dir, good.retriever_id
+    good.close()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "retriever_id": "bm25-lucene:analyzer=OLD"}))
+    flip_bytes(folder / "docs.bin", 4, start=300)
+    with pytest.warns(RuntimeWarning, match="docs.bin does not match its checksum"):
+        rebuilt = BM25Retriever(small, cache_dir=tmp_path)
+    assert rebuilt.retriever_id == right_id  # not the damaged manifest's, in memory or on disk
+    assert json.loads((rebuilt.index_dir / "manifest.json").read_text())["retriever_id"] == right_id
 
 
 def test_manifest_problems_are_named(corpus: Corpus, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from jade_env.data import load_corpus
 from jade_env.errors import RetrievalError
 from jade_env.retrieval.bm25 import BM25Retriever
 from jade_env.retrieval.remote import RemoteRetriever, content_id
+from jade_env.retrieval.server import listen, refusing
 from jade_env.retrieval.server_process import SERVING, ServerProcess
 
 pytest.importorskip("fastapi", reason="the server extra is not installed")
@@ -383,6 +384,24 @@ def test_documents_without_ids_get_content_hashes_with_a_warning() -> None:
         assert (hits[0][0].title, hits[0][0].text, hits[0][0].score) == ("Demon Dice", "a dice game", 1.5)
     finally:
         server.shutdown()
+
+
+def test_a_starting_server_turns_clients_away_at_once(servers, local: BM25Retriever) -> None:
+    """While serve-retriever builds its index its port listens (a second server on it fails at once) and each connection
+    is closed at once: a client fails over to the next replica instead of waiting for its timeout in the backlog."""
+    sock = listen("127.0.0.1", 0)
+    starting = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with refusing(sock):
+        started = time.monotonic()
+        with pytest.raises(OSError):  # closed or reset, not answered
+            urllib.request.urlopen(starting + "/health", timeout=5)
+        remote = RemoteRetriever([starting, servers[1].url], timeout=5.0, retries=2, backoff=0.05, corpus_hash=local.corpus_hash)
+        assert remote.search(["Demon Dice"], 1)[0][0].title == "Demon Dice"
+        assert time.monotonic() - started < 2.5  # a waiting client would have taken 5 s at each of the two calls
+    with socket.create_connection(sock.getsockname(), timeout=5):  # after the block a connection waits for the server
+        conn, _ = sock.accept()
+        conn.close()
+    sock.close()
 
 
 def test_failover_between_two_servers_when_one_is_stopped(servers, local: BM25Retriever) -> None:

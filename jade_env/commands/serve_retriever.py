@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jade_env.errors import JadeError
-    from jade_env.retrieval.server import listen, serve
+    from jade_env.retrieval.server import listen, refusing, serve
     from jade_env.retrieval.server_limits import ServerLimits
 
     if not 0 <= args.port <= 65535:
@@ -72,11 +72,12 @@ def run(args: argparse.Namespace) -> int:
         raise JadeError("--index is a FAISS index: use it with --retriever dense")
     sock = listen(args.host, args.port)  # a taken port fails now, not after the index is built; --port 0 gets a free one
     try:
-        retriever, n_passages, quote = _open(args)
+        with refusing(sock):  # meanwhile a client is turned away at once (and fails over), not kept waiting
+            retriever, n_passages, quote = _open(args)
     except BaseException:
         sock.close()
         raise
-    host = f"[{args.host}]" if ":" in args.host else args.host
+    host = f"[{args.host}]" if ":" in args.host else args.host or "0.0.0.0"
     print(f"serving {retriever.retriever_id} over {n_passages} passages (corpus {retriever.corpus_hash[:16]}) "
           f"on http://{host}:{sock.getsockname()[1]}", flush=True)
     serve(retriever, n_passages=n_passages, limits=limits, batch_window=args.batch_window_ms / 1000, quote_titles=quote,

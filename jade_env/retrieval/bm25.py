@@ -40,7 +40,6 @@ in-memory index, re-index its corpus).
 from __future__ import annotations
 
 import json
-import mmap
 import multiprocessing
 import os
 import shutil
@@ -202,12 +201,13 @@ def _record(p) -> bytes:
 
 
 def _crc32(path: Path) -> int:
-    """The CRC-32 of a file, read through a mapping (no copy; zlib releases the GIL on it)."""
+    """The CRC-32 of a file, read in 16 MB pieces (zlib releases the GIL on each; a mapping would turn a file cut
+    short while it is read into SIGBUS, a read into a short file and a mismatch)."""
+    crc = 0
     with path.open("rb") as f:
-        if os.fstat(f.fileno()).st_size == 0:
-            return 0
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return zlib.crc32(data)
+        while chunk := f.read(16 * 1024 * 1024):
+            crc = zlib.crc32(chunk, crc)
+    return crc
 
 
 class _Builder:
@@ -416,6 +416,22 @@ class _Builder:
         return pos
 
 
+def _kernel_index(folder: Path | None, arrays: dict, postings: np.ndarray, norm_inv: np.ndarray, check: bool):
+    """The C kernel's index over the arrays (None without the kernel); ``check``: every block decoded once and its
+    maximum recomputed, O(postings), for an index read from ``folder``."""
+    if _kernel is None:
+        return None
+    a = arrays
+    try:
+        index = _kernel.open(a["term_blocks"], a["term_df"], a["term_max"], a["block_last"], a["block_off"], a["block_max"],
+                             postings, a["norms"])
+        if check:
+            _kernel.check(index, norm_inv)
+    except ValueError as err:
+        raise RetrievalError(f"{folder or 'the in-memory BM25 index'}: {err}; delete the folder and build it again") from None
+    return index
+
+
 # ----------------------------------------------------------------------------- the retriever
 def _reopen(index_dir: str, n_threads: int, passage_cache: int = PASSAGE_CACHE, query_cache: int = QUERY_CACHE) -> BM25Retriever:
     return BM25Retriever(index_dir=index_dir, n_threads=n_threads, passage_cache=passage_cache, query_cache=query_cache)
@@ -555,34 +571,38 @@ class BM25Retriever(Retriever):
             if size != meta["bytes"]:
                 raise self._fail(folder, f"{name} has {size} bytes, the manifest says {meta['bytes']}")
         # the checksums run in threads, the largest files first, while the structural checks and the kernel's block
-        # check run here (all of them release the GIL); a checksum that fails is the error, whatever else failed
+        # check run here (all of them release the GIL); a checksum that fails is the error, whatever else failed, and
+        # nothing is attached to this retriever before every check has passed
         with ThreadPoolExecutor(max_workers=2) as pool:
             sums = {n: pool.submit(_crc32, folder / n) for n in sorted(names, key=lambda n: -files[n]["bytes"])}
-
-            def checksums() -> None:
-                for name in names:
-                    try:
-                        matches = sums[name].result() == files[name]["crc32"]
-                    except (OSError, ValueError) as err:
-                        raise self._fail(folder, f"{name} is unreadable ({err})") from None
-                    if not matches:
-                        raise self._fail(folder, f"{name} does not match its checksum (the file was changed after the build)")
-
             try:
-                self._open_checked(folder, manifest, files)
+                opened = self._open_checked(folder, manifest, files)
             except RetrievalError:
-                checksums()
+                self._checksums(folder, files, names, sums)
                 raise
-            checksums()
+            except Exception as err:  # what damaged bytes make numpy or the manifest's numbers raise
+                self._checksums(folder, files, names, sums)
+                raise self._fail(folder, f"cannot be read ({type(err).__name__}: {err})") from None
+            self._checksums(folder, files, names, sums)
+        self._attach(manifest, *opened)
 
-    def _open_checked(self, folder: Path, manifest: dict, files: dict) -> None:
-        """The index's arrays and files, checked for structure and attached (see :meth:`_load`)."""
+    def _checksums(self, folder: Path, files: dict, names: list[str], sums: dict) -> None:
+        for name in names:
+            try:
+                matches = sums[name].result() == files[name]["crc32"]
+            except (OSError, ValueError) as err:
+                raise self._fail(folder, f"{name} is unreadable ({err})") from None
+            if not matches:
+                raise self._fail(folder, f"{name} does not match its checksum (the file was changed after the build)")
+
+    def _open_checked(self, folder: Path, manifest: dict, files: dict) -> tuple:
+        """The arrays, files and kernel index of an index folder, checked for structure and every block decoded."""
         arrays = {}
         for name, dtype in ARRAYS.items():
             try:
                 arr = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-            except (OSError, ValueError) as err:
-                raise self._fail(folder, f"{name}.npy is unreadable ({err})") from None
+            except Exception as err:  # a damaged header raises anything from ValueError to tokenize.TokenError
+                raise self._fail(folder, f"{name}.npy is unreadable ({type(err).__name__}: {err})") from None
             if arr.dtype != dtype or arr.ndim != 1:
                 raise self._fail(folder, f"{name}.npy holds {arr.dtype}[{arr.ndim}-d], expected 1-d {np.dtype(dtype)}")
             arrays[name] = np.asarray(arr)  # plain views: np.memmap slices are slow
@@ -598,7 +618,9 @@ class BM25Retriever(Retriever):
         problem = self._check(manifest, arrays, len(postings), len(store), len(terms), len(vocab))
         if problem:
             raise self._fail(folder, problem)
-        self._attach(manifest, arrays, postings, store, zdict, vocab)
+        index = _kernel_index(folder, arrays, postings, norm_inverse(manifest["k1"], manifest["b"], np.float32(manifest["avgdl"])),
+                              check=True)
+        return arrays, postings, store, zdict, vocab, index
 
     @staticmethod
     def _check(m: dict, a: dict, n_bytes: int, n_store: int, n_terms: int, n_unique: int) -> str | None:
@@ -640,7 +662,8 @@ class BM25Retriever(Retriever):
             return "doc_offsets.npy is not an increasing pointer array over docs.bin"
         return None
 
-    def _attach(self, manifest: dict, arrays: dict, postings: np.ndarray, store: np.ndarray, zdict: bytes, vocab: dict) -> None:
+    def _attach(self, manifest: dict, arrays: dict, postings: np.ndarray, store: np.ndarray, zdict: bytes, vocab: dict,
+                index=None) -> None:
         self.manifest = manifest
         for name, arr in arrays.items():
             setattr(self, name, arr)
@@ -652,15 +675,7 @@ class BM25Retriever(Retriever):
         self.compressed = bool(manifest["compressed"])
         self.build_seconds = 0.0
         self.norm_inverse = norm_inverse(self.k1, self.b, np.float32(self.avgdl))
-        self._index = None
-        if _kernel is not None:
-            try:
-                self._index = _kernel.open(self.term_blocks, self.term_df, self.term_max, self.block_last, self.block_off,
-                                           self.block_max, self.postings, self.norms)
-                if self.index_dir is not None:  # every block decoded once, its maximum recomputed: O(postings), in C
-                    _kernel.check(self._index, self.norm_inverse)
-            except ValueError as err:
-                raise RetrievalError(f"{self.index_dir or 'the in-memory BM25 index'}: {err}; delete the folder and build it again") from None
+        self._index = index if index is not None else _kernel_index(None, arrays, postings, self.norm_inverse, check=False)
 
     # ------------------------------------------------------------------ pickling
     def __reduce__(self):

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import dataclasses
 import socket
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -299,8 +300,8 @@ def listen(host: str = "127.0.0.1", port: int = 8000) -> socket.socket:
     one: IPv6 when the host has a colon, else IPv4 (``""``: every interface), with ``SO_REUSEADDR``.
 
     Listening at once makes a port that another server holds, even one still building its index, one error
-    now rather than after the build; connections made before :func:`serve` runs wait in the backlog. A host
-    that is not this machine's also raises :class:`RetrievalError` saying which.
+    now rather than after the build (:func:`refusing` closes the connections made meanwhile). A host that is
+    not this machine's also raises :class:`RetrievalError` saying which.
     """
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -312,6 +313,34 @@ def listen(host: str = "127.0.0.1", port: int = 8000) -> socket.socket:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         raise RetrievalError(f"cannot listen on {host}:{port}: {reason}") from None
     return sock
+
+
+@contextlib.contextmanager
+def refusing(sock: socket.socket):
+    """While the block runs (the index is built or opened), every connection to the listening ``sock`` is accepted and
+    closed at once: a client of several replicas moves on to the next at once instead of waiting in the backlog for
+    its timeout. After the block, connections wait for :func:`serve` again."""
+    done = threading.Event()
+
+    def close_each() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.close()
+
+    sock.settimeout(0.05)  # how often the thread looks at ``done``
+    thread = threading.Thread(target=close_each, name="refusing", daemon=True)
+    thread.start()
+    try:
+        yield sock
+    finally:
+        done.set()
+        thread.join()
+        sock.settimeout(None)
 
 
 def serve(retriever: Retriever, host: str = "127.0.0.1", port: int = 8000, n_passages: int | None = None,
