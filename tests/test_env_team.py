@@ -262,7 +262,10 @@ def test_a_sample_seed_without_n_is_refused_for_a_file(shared_data) -> None:
 def test_the_synthetic_world_size_is_one_keyword() -> None:
     env = gym.make("JadeRAG-Synthetic-v0", synthetic={"n": 50, "seed": 3})
     assert len(env.unwrapped.examples) == 50
+    numpy_args = gym.make("JadeRAG-Synthetic-v0", synthetic={"n": np.int64(50), "seed": np.int64(3)})  # a sweep's values
+    assert numpy_args.unwrapped.examples == env.unwrapped.examples
     env.close()
+    numpy_args.close()
 
 
 def test_decoupled_frozen_executors_play_inside_the_env() -> None:

@@ -86,9 +86,19 @@ def test_the_printed_address_is_the_bound_one_and_answers(servers) -> None:
     # ServerProcess runs --port 0 and learns the port from this line: no race for a "free" port between two processes
     for server in servers:
         line = SERVING.search(server.output())
-        assert line is not None and server.url == f"http://127.0.0.1:{line.group(1)}", server.output()
+        assert line is not None and server.url == f"http://127.0.0.1:{line.group(2)}", server.output()
         assert post(server.url + "/retrieve", {"queries": ["river"], "topk": 1})[0] == 200
     assert servers[0].port != servers[1].port
+
+
+def test_server_process_finds_a_server_bound_elsewhere_than_127_0_0_1(tmp_path: Path) -> None:
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    for args, prefix in ((["--host", "::1"], "http://[::1]:"), (["--host=0.0.0.0"], "http://127.0.0.1:")):
+        with ServerProcess(["--corpus", "synthetic:50", "--cache-dir", tmp_path, *args]) as server:
+            assert server.url.startswith(prefix) and post(server.url + "/retrieve", {"queries": ["river"], "topk": 1})[0] == 200
 
 
 @pytest.mark.parametrize(("host", "message"), [("127.0.0.1", "Address already in use"), ("192.0.2.1", "Cannot assign requested address")])

@@ -32,20 +32,33 @@ def _load(dataset: str, data_path: str | None, _stamp: tuple[int, int] | None, s
                                dataset=dataset if data_path is not None else None))
 
 
+def _integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # numpy's integers too
+
+
+def _plain(value: Any) -> Any:
+    """numpy's integers and floats as Python's (the world's arguments are keyed as JSON); anything else as it is."""
+    if _integer(value):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | float):
+        return float(value)
+    return value
+
+
 def synthetic_arguments(n: int | None, synthetic: dict[str, Any] | None) -> dict[str, Any]:
     """The Synthetic world's generator arguments from the env keywords ``n`` and ``synthetic={...}``.
 
     The number of questions may be given as ``n`` or as ``synthetic={"n": ...}`` (or ``"n_questions"``); the
     default is 1000. Two different values are an error.
     """
-    kwargs = dict(synthetic or {})
+    kwargs = {k: _plain(v) for k, v in (synthetic or {}).items()}
     given = {k: kwargs.pop(k) for k in ("n", "n_questions") if k in kwargs}
     if n is not None:
         given["n (keyword)"] = n
     if len(set(given.values())) > 1:
         raise JadeError(f"the number of Synthetic questions is given twice with different values ({given}); give it once")
     size = next(iter(given.values()), 1000)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+    if not _integer(size) or size < 1:
         raise JadeError(f"the number of Synthetic questions must be a positive integer, got {size!r}")
     return {"n": size, **kwargs}
 
@@ -58,10 +71,6 @@ def canonical_dataset(dataset: Any) -> Any:
     from jade_env.data.registry import canonical_name
 
     return canonical_name(dataset) or dataset
-
-
-def _integer(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # numpy's integers too
 
 
 def load_split(dataset: str, data_path: str | os.PathLike | Any = None, split: str | None = None, n: int | None = None,

@@ -21,7 +21,20 @@ from pathlib import Path
 
 from jade_env.errors import RetrievalError
 
-SERVING = re.compile(r"^serving .* on http://\S+:(\d+)\n", re.MULTILINE)  # a whole line: not a half-written port
+SERVING = re.compile(r"^serving .* on http://(\S+):(\d+)\n", re.MULTILINE)  # a whole line: not a half-written port
+#: the address a client on this machine uses for a server bound to every interface
+LOOPBACK = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
+
+
+def _url_host(args: Sequence[str]) -> str:
+    """The ``--host`` among ``args`` (default 127.0.0.1) as a URL writes it: ``[::1]``; ``""`` is every interface."""
+    host, args = "127.0.0.1", [str(a) for a in args]
+    for flag, value in zip(args, [*args[1:], ""], strict=True):
+        if flag == "--host":
+            host = value
+        elif flag.startswith("--host="):
+            host = flag.removeprefix("--host=")
+    return f"[{host}]" if ":" in host else host or "0.0.0.0"
 
 
 class ServerProcess:
@@ -30,6 +43,7 @@ class ServerProcess:
     def __init__(self, args: Sequence[str], port: int | None = None, startup_timeout: float = 120.0,
                  log_path: str | Path | None = None) -> None:
         self.port = port or 0
+        host = _url_host(args)
         self.log_path = Path(log_path) if log_path else None
         # a file, not a pipe: a pipe nobody reads would block a talkative server once 64 KiB are written
         self._log = self.log_path.open("w+") if self.log_path else tempfile.TemporaryFile("w+")
@@ -40,13 +54,14 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 out = self.output()
                 raise RetrievalError(f"serve-retriever exited with status {self.proc.returncode}: {out[-2000:]}")
-            if not self.port:  # not listening before it prints "serving ... on http://127.0.0.1:PORT"
+            if not self.port:  # not listening before it prints "serving ... on http://HOST:PORT"
                 bound = SERVING.search(self.output())
                 if bound is None:
                     time.sleep(0.2)
                     continue
-                self.port = int(bound.group(1))
-            self.url = f"http://127.0.0.1:{self.port}"
+                self.port = int(bound.group(2))
+                host = bound.group(1)
+            self.url = f"http://{LOOPBACK.get(host, host)}:{self.port}"
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=1) as reply:
                     if reply.status == 200:
