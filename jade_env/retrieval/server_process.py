@@ -1,8 +1,8 @@
 """``ServerProcess``: run ``jade-rag serve-retriever`` as a child process on a free loopback port.
 
 For replicas on one machine, benchmarks and tests: it starts the command (with ``--port 0`` unless
-given a port, and reads the port the server bound from the line it prints, so two processes never
-race for one free port), waits until ``GET /health`` answers (or the child exits, which raises with
+given a port), reads the address the server listens on from the line it prints (so two processes never
+race for one free port, and any ``--host`` is found), waits until ``GET /health`` answers (or the child exits, which raises with
 its output), and stops it on ``stop()`` or at the end of a ``with`` block. ``rss_bytes()`` reads the
 child's resident memory from ``/proc``.
 """
@@ -26,24 +26,12 @@ SERVING = re.compile(r"^serving .* on http://(\S+):(\d+)\n", re.MULTILINE)  # a 
 LOOPBACK = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
 
 
-def _url_host(args: Sequence[str]) -> str:
-    """The ``--host`` among ``args`` (default 127.0.0.1) as a URL writes it: ``[::1]``; ``""`` is every interface."""
-    host, args = "127.0.0.1", [str(a) for a in args]
-    for flag, value in zip(args, [*args[1:], ""], strict=True):
-        if flag == "--host":
-            host = value
-        elif flag.startswith("--host="):
-            host = flag.removeprefix("--host=")
-    return f"[{host}]" if ":" in host else host or "0.0.0.0"
-
-
 class ServerProcess:
     """``jade-rag serve-retriever ARGS --port P`` in a child process (see the module docstring)."""
 
     def __init__(self, args: Sequence[str], port: int | None = None, startup_timeout: float = 120.0,
                  log_path: str | Path | None = None) -> None:
         self.port = port or 0
-        host = _url_host(args)
         self.log_path = Path(log_path) if log_path else None
         # a file, not a pipe: a pipe nobody reads would block a talkative server once 64 KiB are written
         self._log = self.log_path.open("w+") if self.log_path else tempfile.TemporaryFile("w+")
@@ -54,13 +42,11 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 out = self.output()
                 raise RetrievalError(f"serve-retriever exited with status {self.proc.returncode}: {out[-2000:]}")
-            if not self.port:  # not listening before it prints "serving ... on http://HOST:PORT"
-                bound = SERVING.search(self.output())
-                if bound is None:
-                    time.sleep(0.2)
-                    continue
-                self.port = int(bound.group(2))
-                host = bound.group(1)
+            bound = SERVING.search(self.output())  # its host as a URL writes it, and the port it got (--port 0)
+            if bound is None:
+                time.sleep(0.2)
+                continue
+            host, self.port = bound.group(1), int(bound.group(2))
             self.url = f"http://{LOOPBACK.get(host, host)}:{self.port}"
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=1) as reply:
