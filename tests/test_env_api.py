@@ -90,6 +90,31 @@ def test_pettingzoo_rewards_penalty_to_the_erring_agent_and_global_to_all() -> N
     assert totals["planner"] == pytest.approx(1.0) and totals["qdp"] == pytest.approx(1.0)
 
 
+def test_pettingzoo_raw_env_says_what_is_wrong() -> None:
+    """The unwrapped AEC env (``jade_env.team_env``) refuses the Gymnasium env's executor keywords, and a step or an
+    observation with no live agent (before reset, after every agent of an ended episode was stepped out) is ResetNeeded."""
+    from gymnasium.error import ResetNeeded
+
+    for bad in ({"controlled_roles": ["planner"]}, {"executor": "scripted"}):
+        with pytest.raises(ValueError, match="is not a keyword of the PettingZoo team env: every role is an agent"):
+            jade_env.team_env("synthetic", **SYN, **bad)
+        with pytest.raises(ValueError, match="is not a keyword of the PettingZoo team env"):
+            jade_env.team_parallel_env("synthetic", **SYN, **bad)
+    env = jade_env.team_env("synthetic", **SYN)
+    for call in (lambda: env.step("<workflow>R,AG</workflow>"), lambda: env.observe("planner"), env.last):
+        with pytest.raises(ResetNeeded, match="reset"):
+            call()
+    env.reset(seed=0)
+    for agent in env.agent_iter(max_iter=100):
+        _, _, terminated, truncated, _ = env.last()
+        env.step(None if terminated or truncated else "<answer>x</answer>" if agent == "ag" else "<workflow>R,AG</workflow>")
+    assert env.agents == []
+    with pytest.raises(ResetNeeded, match="no agent is left to step"):
+        env.step("<answer>x</answer>")
+    env.reset(seed=1)
+    assert env.agent_selection == "planner"
+
+
 def test_record_and_replay(tmp_path: Path) -> None:
     path = tmp_path / "traj.jsonl"
     env = RecordTrajectories(gym.make("JadeRAG-Synthetic-v0", **SYN), path)

@@ -83,3 +83,27 @@ def test_an_env_moved_into_another_process_mid_episode_continues_exactly(env_id:
 
     assert json.loads(run.stdout) == trajectory(env, random.Random(11), obs, 40)
     env.close()
+
+
+def test_closing_a_copy_leaves_the_original_working_and_the_last_close_closes(tmp_path: Path) -> None:
+    """Copies share the retrievers (here the SQLite replay cache around BM25): closing a discarded branch, or the original
+    before its copy, must not close them under the env still playing; the last env closed closes them."""
+    from jade_env.errors import RetrievalError
+
+    env = gym.make("JadeRAG-Synthetic-v0", **SYN, replay_cache=str(tmp_path / "replay.sqlite"))
+    env.reset(seed=0)
+    copy.deepcopy(env).close()
+    _, _, _, _, info = env.step("<workflow>R,AG</workflow>")  # the retrieval goes through the replay cache
+    assert json.loads(info["retrieved_ids"])
+    twin = copy.deepcopy(env)
+    env.close()
+    env.close()  # twice: still one release
+    _, _, terminated, _, info = twin.step("<answer>x</answer>")
+    assert terminated and info["episode_end"]
+    twin.reset(seed=1)
+    _, _, _, _, info = twin.step("<workflow>R,AG</workflow>")
+    assert json.loads(info["retrieved_ids"])
+    shared = twin.unwrapped.retrievers.shared
+    twin.close()
+    with pytest.raises(RetrievalError, match="closed"):
+        shared.search(["born in"], 3)

@@ -360,6 +360,16 @@ def test_batched_vector_env_takes_max_episode_steps_and_refuses_malformed_batche
         ends[mode] = [[x.tolist() for x in envs.step(["<workflow>QDS</workflow>"] * 2)[1:4]] for _ in range(6)]
         envs.close()
     assert ends["vector_entry_point"] == ends["sync"] and any(any(truncated) for _, _, truncated in ends["sync"])
+    # an episode that ends on its last allowed step is terminated and truncated both, as TimeLimit has it
+    for env_id, action, limit in (("JadeRAG-Synthetic-Monolithic-v0", "<answer>x</answer>", 1),
+                                  ("JadeRAG-Synthetic-v0", "<workflow>R,AG</workflow><answer>x</answer>", 2)):
+        for mode in ("vector_entry_point", "sync"):
+            envs = gym.make_vec(env_id, num_envs=2, vectorization_mode=mode, max_episode_steps=limit, **SYN)
+            envs.reset(seed=0)
+            ends[mode] = [[x.tolist() for x in envs.step([action] * 2)[1:4]] for _ in range(5)]
+            envs.close()
+        assert ends["vector_entry_point"] == ends["sync"], env_id
+        assert any(all(done) for _, *done in ends["sync"]), env_id
     envs = gym.make_vec("JadeRAG-Synthetic-v0", num_envs=2, vectorization_mode="vector_entry_point", **SYN)
     envs.reset(seed=0)
     for bad, message in (("ab", "got 'ab'"), (None, "got None"), (["a"], "got 1 actions"), (["a"] * 3, "got 3 actions")):
@@ -376,6 +386,13 @@ BAD_MAKE = [
     ("JadeRAG-Synthetic-v0", {"workflow": 3}, "workflow=3 is not a workflow; expected text such as 'QR,R,DS,AG'"),
     ("JadeRAG-Synthetic-v0", {"sub_workflow": ["R", 1]}, "sub_workflow=.* is not a workflow"),
     ("JadeRAG-Synthetic-v0", {"synthetic": 3}, "synthetic must be a dict of keywords or None, got 3"),
+    ("JadeRAG-Synthetic-v0", {"cache_dir": 5}, "cache_dir must be a path .* or None, got 5"),
+    ("JadeRAG-Synthetic-v0", {"workflow": "QDP", "controlled_roles": ["qr"]},
+     r"workflow='QDP' fixes every plan, so the only roles that act are qdp, ag, as, and controlled_roles=\['qr'\] has none"),
+    ("JadeRAG-Synthetic-v0", {"replay_cache": 5}, "replay_cache must be a path .* or None, got 5"),
+    ("JadeRAG-Synthetic-v0", {"retriever_kwargs": {"k1": "x"}}, "k1 must be a number >= 0 and finite, got 'x'"),
+    ("JadeRAG-Synthetic-v0", {"retriever_kwargs": {"b": 1.5}}, r"b must be a number in \[0, 1\], got 1.5"),
+    ("JadeRAG-Synthetic-Monolithic-v0", {"free_rounds": -1}, "free_rounds"),
     ("JadeRAG-Synthetic-v0", {"retriever_kwargs": [1]}, "retriever_kwargs must be a dict of keywords or None"),
     ("JadeRAG-Synthetic-v0", {"executor": "nope"}, "executor='nope' is unknown"),  # refused even with no role left to it
     ("JadeRAG-Synthetic-Monolithic-v0", {"strict_format": "x"}, "strict_format must be True or False"),
@@ -386,7 +403,7 @@ BAD_MAKE = [
 
 @pytest.mark.parametrize(("env_id", "bad", "message"), BAD_MAKE, ids=[next(iter(b)) for _, b, _ in BAD_MAKE])
 def test_a_bad_make_keyword_is_refused_at_make_naming_it(env_id: str, bad: dict, message: str) -> None:
-    with pytest.raises(JadeError if "executor" in bad else ValueError, match=message):
+    with pytest.raises(JadeError if "executor" in bad or isinstance(bad.get("retriever_kwargs"), dict) else ValueError, match=message):
         gym.make(env_id, **{**SYN, **bad})
 
 

@@ -126,11 +126,27 @@ def test_near_namesakes_exist_as_distractors(world) -> None:
         ({"hop_mix": {"bridge": 0.0}}, "positive sum"),
         ({"distractor_rate": 1.5}, "distractor_rate"),
         ({"n_distractors": -1}, "n_distractors"),
+        ({"seed": None}, "seed must be an integer, got None"),  # a new world in every process, under the same ids
+        ({"seed": "x"}, "seed must be an integer"),
+        ({"seed": 1.5}, "seed must be an integer"),
+        ({"hop_mix": "x"}, "hop_mix must be a dict"),
+        ({"distractor_rate": "x"}, "distractor_rate"),
     ],
 )
 def test_argument_validation(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         generate_world(**{"n_questions": 10, **kwargs})
+
+
+@pytest.mark.parametrize("synthetic", [{"seed": None}, {"hop_mix": "x"}])
+def test_the_env_names_a_bad_world_argument(synthetic) -> None:
+    """Through ``gym.make`` (the world is built from its cached, frozen arguments) the message is the generator's."""
+    import gymnasium as gym
+
+    import jade_env  # noqa: F401
+
+    with pytest.raises(ValueError, match="seed must be an integer|hop_mix must be a dict"):
+        gym.make("JadeRAG-Synthetic-v0", n=10, synthetic=synthetic)
 
 
 def test_load_synthetic_caches_the_world() -> None:

@@ -79,8 +79,8 @@ def load_split(dataset: str, data_path: str | os.PathLike | Any = None, split: s
     """The examples of ``dataset`` (or of the file ``data_path``, memoised per process; or of a ``datasets.Dataset``)."""
     if n is not None and (not _integer(n) or n < 1):
         raise JadeError(f"n (the number of questions) must be a positive integer, got {n!r}")
-    if sample_seed is not None and not _integer(sample_seed):
-        raise JadeError(f"sample_seed must be an integer (the seed of a sample of n questions), got {sample_seed!r}")
+    if sample_seed is not None and (not _integer(sample_seed) or sample_seed < 0):
+        raise JadeError(f"sample_seed must be an integer >= 0 (the seed of a sample of n questions), got {sample_seed!r}")
     dataset = canonical_dataset(dataset)
     n, sample_seed = (None if v is None else int(v) for v in (n, sample_seed))
     if data_path is None and dataset == "synthetic":  # generated: nothing to split, sample or parse; say so, not ignore it

@@ -171,17 +171,19 @@ class _Names:
         return None
 
 
-def _validate(n_questions: int, hop_mix: Mapping[str, float], distractor_rate: float, n_distractors: int) -> None:
-    if not isinstance(n_questions, int) or n_questions < 1:
+def _validate(n_questions: int, seed: int, hop_mix: Mapping[str, float], distractor_rate: float, n_distractors: int) -> None:
+    if isinstance(n_questions, bool) or not isinstance(n_questions, int) or n_questions < 1:
         raise ValueError(f"n_questions must be a positive integer, got {n_questions!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):  # None would draw a new world in every process, under the same ids
+        raise ValueError(f"the Synthetic world's seed must be an integer, got {seed!r}")
     unknown = [k for k in hop_mix if k not in KINDS]
     if unknown:
         raise ValueError(f"hop_mix has unknown kind {unknown[0]!r}; expected keys from {', '.join(KINDS)}")
     if any((not isinstance(v, int | float)) or v < 0 for v in hop_mix.values()) or sum(hop_mix.values()) <= 0:
         raise ValueError(f"hop_mix weights must be non-negative numbers with a positive sum, got {dict(hop_mix)}")
-    if not 0.0 <= distractor_rate <= 1.0:
+    if isinstance(distractor_rate, bool) or not isinstance(distractor_rate, int | float) or not 0.0 <= distractor_rate <= 1.0:
         raise ValueError(f"distractor_rate must be in [0, 1], got {distractor_rate!r}")
-    if not isinstance(n_distractors, int) or n_distractors < 0:
+    if isinstance(n_distractors, bool) or not isinstance(n_distractors, int) or n_distractors < 0:
         raise ValueError(f"n_distractors must be an integer >= 0, got {n_distractors!r}")
 
 
@@ -366,8 +368,10 @@ def generate_world(
     split: str = "train",
 ) -> SyntheticWorld:
     """Generate a world and ``n_questions`` questions over it (see the module docstring)."""
+    if hop_mix is not None and not isinstance(hop_mix, Mapping):
+        raise ValueError(f"hop_mix must be a dict of question kind -> weight (kinds: {', '.join(KINDS)}), got {hop_mix!r}")
     mix = dict(DEFAULT_HOP_MIX if hop_mix is None else hop_mix)
-    _validate(n_questions, mix, distractor_rate, n_distractors)
+    _validate(n_questions, seed, mix, distractor_rate, n_distractors)
     b = _Builder(n_questions, seed, distractor_rate)
     id_prefix = world_id(n_questions, seed, mix, distractor_rate, n_distractors)
     kinds = [k for k in KINDS if mix.get(k, 0) > 0]
@@ -409,7 +413,7 @@ def _cached_world(n: int, seed: int, items: tuple) -> SyntheticWorld:
     key = (n, seed, items)
     world = _WORLDS.get(key)
     if world is None:
-        kwargs = {k: (dict(v) if k == "hop_mix" and v is not None else v) for k, v in items}
+        kwargs = {k: (dict(v) if k == "hop_mix" and isinstance(v, tuple) else v) for k, v in items}  # _freeze made it a tuple
         world = generate_world(n_questions=n, seed=seed, **kwargs)
         if len(_WORLDS) >= _MAX_WORLDS:
             _WORLDS.pop(next(iter(_WORLDS)))

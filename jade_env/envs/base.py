@@ -8,14 +8,16 @@ batched vector env, the PettingZoo envs): :meth:`pick_index`, :meth:`new_episode
 :meth:`step_info`, :meth:`step_reward` and :attr:`driver`.
 
 Copies: ``copy.deepcopy(env)`` mid-episode gives an env that continues exactly as the original would; it
-shares the split and the retrievers (read-only) and copies the episode, the random generator and the
-executor. ``pickle`` mid-episode works too: the env is rebuilt from its ``make`` keywords (indexes come back
-from their on-disk cache), then the episode is replayed from its log (:mod:`jade_env.workflow.episode`).
+shares the split and the retrievers (read-only; closed with the last env that shares them, so closing a discarded
+copy leaves the original working) and copies the episode, the random generator and the executor. ``pickle``
+mid-episode works too: the env is rebuilt from its ``make`` keywords (indexes come back from their on-disk cache),
+then the episode is replayed from its log (:mod:`jade_env.workflow.episode`).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -61,6 +63,9 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
         for name in ("synthetic", "retriever_kwargs"):
             if k.get(name) is not None and not isinstance(k[name], dict):
                 raise ValueError(f"{name} must be a dict of keywords or None, got {k[name]!r}")
+        for name in ("cache_dir", "replay_cache"):
+            if k.get(name) is not None and not isinstance(k[name], str | os.PathLike):
+                raise ValueError(f"{name} must be a path (str or os.PathLike) or None, got {k[name]!r}")
         if k.get("token_counter") is not None and not callable(k["token_counter"]):
             raise ValueError(f"token_counter must be a function text -> number of tokens, or None, got {k['token_counter']!r}")
         if k["render_mode"] is not None and k["render_mode"] not in self.metadata["render_modes"]:
@@ -82,8 +87,10 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
             executor_object = None
         self.retrievers = RetrieverProvider(self.examples, self.dataset, corpus=k["corpus"], retriever=k["retriever"],
                                             retriever_kwargs=k["retriever_kwargs"], cache_dir=k["cache_dir"],
-                                            replay_cache=k["replay_cache"])
+                                            replay_cache=k["replay_cache"],
+                                            source=k["data_path"] if isinstance(k["data_path"], str | os.PathLike) else None)
         self.driver = EpisodeDriver(self.retrievers, self.observe, controlled_roles, executor_object)
+        self.closed = False
         self.episode: EpisodeBase | None = None
         self.example_index = -1
 
@@ -170,7 +177,9 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
         return f"[{obs['role'] or 'done'}] {obs['question']}\n{obs['user']}"
 
     def close(self) -> None:
-        self.retrievers.close()
+        if not self.closed:  # the retrievers are shared with this env's copies: the last one closed closes them
+            self.closed = True
+            self.retrievers.release()
         super().close()
 
     # ------------------------------------------------------------------ copies
@@ -183,6 +192,8 @@ class RAGEnvBase(gym.Env[dict[str, str], str]):
         memo[id(self)] = new
         for key, value in self.__dict__.items():
             new.__dict__[key] = copy.deepcopy(value, memo)
+        if not self.closed:
+            self.retrievers.acquire()  # the copy shares them (the provider's deep copy is itself)
         return new
 
     def __getstate__(self) -> dict[str, Any]:

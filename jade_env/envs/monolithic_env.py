@@ -56,7 +56,8 @@ class MonolithicRAGEnv(RAGEnvBase):
     ## Arguments
 
     The team env's data and retrieval keywords (``dataset``, ``data_path``, ``corpus``, ``retriever``,
-    ``top_k`` (3, as Search-R1), ``reward`` (``"search_r1"``), ...), plus ``max_turns`` (4).
+    ``top_k`` (3, as Search-R1), ``reward`` (``"search_r1"``) and every reward weight: ``alpha``, ``beta``,
+    ``format_penalty``, ``outcome``, ``placement``, ``free_rounds``, ...), plus ``max_turns`` (4).
 
     ## Registered ids
 
@@ -64,7 +65,7 @@ class MonolithicRAGEnv(RAGEnvBase):
 
     ## Version History
 
-    * v0 (jade_env 0.2): the team env's info schema; the batched vector env; copies and pickles mid-episode; with
+    * v0 (jade_env 0.2): ``free_rounds`` is a keyword, as in the team env; the team env's info schema; the batched vector env; copies and pickles mid-episode; with
       ``strict_format=True`` text after the turn's element makes it invalid, as the turn's format says.
     * v0 (jade_env 0.1): initial release.
     """
@@ -94,13 +95,14 @@ class MonolithicRAGEnv(RAGEnvBase):
         format_penalty: float | None = None,
         outcome: str | None = None,
         placement: str | None = None,
+        free_rounds: int | None = None,
         token_counter: Callable[[str], int] | None = None,
         max_text_length: int = 32768,
         render_mode: str | None = None,
     ) -> None:
         init_kwargs = arguments(locals())
         rewards = make_reward_config(reward, alpha=alpha, beta=beta, format_penalty=format_penalty, outcome=outcome,
-                                     placement=placement)
+                                     placement=placement, free_rounds=free_rounds)
         self.config = SearchConfig(top_k=top_k, max_turns=max_turns, strict_format=strict_format, reward=rewards)
         self.token_counter = token_counter
         super().__init__(init_kwargs, reward=rewards, controlled_roles=self.roles, executor=None)

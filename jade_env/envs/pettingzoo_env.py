@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gymnasium.error import ResetNeeded
 from pettingzoo import AECEnv, ParallelEnv
 
 from jade_env.envs.team_env import JadeRAGEnv
@@ -40,6 +41,10 @@ class _TeamAgents:
     """What both PettingZoo envs share: one agent per role over one JadeRAGEnv, spaces made once."""
 
     def _init_team(self, dataset: str, render_mode: str | None, engine_settings: dict[str, Any]) -> None:
+        for name in ("controlled_roles", "executor"):
+            if name in engine_settings:
+                raise ValueError(f"{name}= is not a keyword of the PettingZoo team env: every role is an agent here; for frozen "
+                                 "executors use the Gymnasium env (gym.make('JadeRAG-<Name>-Decoupled-v0'), or controlled_roles=)")
         if "max_cycles" in engine_settings:  # PettingZoo's name for the cap on agent steps
             cycles = engine_settings.pop("max_cycles")
             if "max_steps" in engine_settings and engine_settings["max_steps"] != cycles:
@@ -79,6 +84,8 @@ class JadeTeamAECEnv(_TeamAgents, AECEnv):
     def __init__(self, dataset: str = "synthetic", render_mode: str | None = None, **engine_settings: Any) -> None:
         super().__init__()
         self._init_team(dataset, render_mode, engine_settings)
+        self._obs: dict[str, str] | None = None  # the acting role's observation (None before the first reset)
+        self.agent_selection = ""
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         self._obs, info = self.env.reset(seed=seed, options=options)
@@ -91,9 +98,14 @@ class JadeTeamAECEnv(_TeamAgents, AECEnv):
         self.agent_selection = self._obs["role"]
 
     def observe(self, agent: str) -> dict[str, str]:
+        if self._obs is None:
+            raise ResetNeeded("call reset() before observe() or last()")
         return self._obs if agent == self._obs["role"] else _waiting(self._obs)
 
     def step(self, action: Any) -> None:
+        if not self.agents:
+            raise ResetNeeded("no agent is left to step (before the first reset, or every agent of the ended episode has "
+                              "been stepped out); call reset()")
         if self.terminations[self.agent_selection] or self.truncations[self.agent_selection]:
             self._was_dead_step(action)
             return

@@ -175,6 +175,11 @@ class JadeRAGEnv(RAGEnvBase):
                                    strict_format=strict_format, max_steps=max_steps,
                                    plan=FixedPlan.from_specs(workflow, chosen.pop("sub_workflow")), reward=rewards, **chosen)
         self.controlled_roles = check_roles(controlled_roles, ROLES)
+        reached = self.config.plan.roles() if self.config.plan is not None else None
+        if reached is not None and not reached & set(self.controlled_roles):
+            raise ValueError(f"workflow={workflow!r} fixes every plan, so the only roles that act are {', '.join(r for r in ROLES if r in reached)}, "
+                             f"and controlled_roles={list(self.controlled_roles)} has none of them: control one of those roles, "
+                             "or leave the planner's choice open (no workflow=)")
         self.token_counter = token_counter
         super().__init__(init_kwargs, reward=rewards, controlled_roles=self.controlled_roles, executor=executor)
 

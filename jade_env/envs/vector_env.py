@@ -107,8 +107,8 @@ class JadeRAGVectorEnv(VectorEnv):
                 terminated[i] = episode.done and not episode.truncated
                 truncated[i] = episode.truncated
             infos = self._add_info(infos, self.env.step_info(episode, self.indices[i], record, records[i]), i)
-        if self.max_episode_steps is not None:  # as TimeLimit: the episode is cut, nothing else changes
-            truncated |= ~terminated & (self._elapsed >= self.max_episode_steps)
+        if self.max_episode_steps is not None:  # as TimeLimit: truncated at the limit, even on a step that also terminates
+            truncated |= self._elapsed >= self.max_episode_steps
         self._needs_reset = terminated | truncated
         return self._observations(), rewards, terminated, truncated, infos
 

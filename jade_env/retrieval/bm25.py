@@ -40,7 +40,9 @@ in-memory index, re-index its corpus).
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
+import numbers
 import os
 import shutil
 import tempfile
@@ -463,6 +465,12 @@ class BM25Retriever(Retriever):
         for name, value in (("passage_cache", passage_cache), ("query_cache", query_cache)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise RetrievalError(f"{name} must be an integer >= 0 (how many are kept), got {value!r}")
+        for name, value, bounds in (("k1", k1, ">= 0 and finite"), ("b", b, "in [0, 1]")):  # Lucene's BM25Similarity bounds
+            if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0
+                    or name == "b" and value > 1):
+                raise RetrievalError(f"{name} must be a number {bounds}, got {value!r}")
+        if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1):
+            raise RetrievalError(f"n_threads must be a positive integer or None (the number of cores, at most 4), got {n_threads!r}")
         self.passage_cache, self.query_cache = passage_cache, query_cache
         self._passages: dict[int, tuple[str, str, str]] = {}
         self._queries: dict[str, tuple[np.ndarray, np.ndarray]] = {}

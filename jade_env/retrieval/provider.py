@@ -31,19 +31,23 @@ class RetrieverProvider:
     :class:`~jade_env.data.corpus.Corpus`. ``retriever`` is a backend name (:data:`BACKENDS`),
     ``"remote:URL[,URL]"``, or a ready :class:`~jade_env.retrieval.base.Retriever` (then ``corpus`` is
     ignored). A deep copy of a provider is the provider itself: retrievers are read-only, so copies of an
-    environment share them.
+    environment share them. Each env that shares it says so with :meth:`acquire` and gives it back with :meth:`release`;
+    the retrievers are closed when the last one does (so closing a discarded copy leaves the original working).
     """
 
     def __init__(self, examples: Sequence[Example], dataset: str, corpus: Any = "pooled", retriever: Any = "bm25",
                  retriever_kwargs: dict[str, Any] | None = None, cache_dir: str | os.PathLike | None = None,
-                 replay_cache: str | os.PathLike | None = None, per_question_cache_size: int = 256) -> None:
+                 replay_cache: str | os.PathLike | None = None, per_question_cache_size: int = 256,
+                 source: str | os.PathLike | None = None) -> None:
         self.dataset = dataset
+        self.source = f"the questions of {source if source is not None else dataset}"  # what errors name
         self.corpus_mode = corpus if isinstance(corpus, str) and corpus in CORPUS_MODES else "external"
         self.replay_cache = replay_cache
         self.shared: Retriever | None = None  # the retriever of every question, unless per_question
         self._per_question: OrderedDict[str, Retriever] = OrderedDict()
         self._cache_size = per_question_cache_size
         self._build: Callable[[Any], Retriever] | None = None
+        self._holders = 1  # the env that made it; each copy of that env adds one (acquire)
         kwargs = dict(retriever_kwargs or {})
         if isinstance(retriever, Retriever):
             self.shared, self.corpus_mode = self._wrap(retriever), "given"
@@ -60,7 +64,7 @@ class RetrieverProvider:
         if self.corpus_mode == "per_question":
             missing = [e.id for e in examples[:50] if not e.context]
             if missing:
-                raise JadeError(f"corpus='per_question' needs context paragraphs, but question {missing[0]!r} of {dataset} "
+                raise JadeError(f"corpus='per_question' needs context paragraphs, but question {missing[0]!r} ({self.source}) "
                                 "has none; pass an external corpus (corpus='PATH/to/corpus.jsonl') or retriever='remote:http://HOST:PORT'")
             # ten passages a question: the index lives in memory, never in the on-disk cache
             self._build = lambda c: make_retriever(retriever, c, cache_dir=False, **kwargs)
@@ -79,7 +83,7 @@ class RetrieverProvider:
             return external_corpus(corpus)
         if not any(e.context for e in examples):
             raise JadeError(
-                f"{self.dataset} has no context paragraphs, so it needs an external corpus or a remote retriever: "
+                f"{self.source} have no context paragraphs, so they need an external corpus or a remote retriever: "
                 "pass corpus='PATH/to/wiki18_100w.jsonl' (JSONL {\"id\", \"contents\"}) or retriever='remote:http://HOST:PORT'"
             )
         if self.dataset == "synthetic":
@@ -122,7 +126,19 @@ class RetrieverProvider:
     def corpus_hash(self) -> str:
         return self.shared.corpus_hash if self.shared is not None else "per_question"
 
+    def acquire(self) -> RetrieverProvider:
+        """One more env shares these retrievers (a copy of the env that holds them)."""
+        self._holders += 1
+        return self
+
+    def release(self) -> None:
+        """An env that shared these retrievers is closed: close them when it was the last."""
+        self._holders -= 1
+        if self._holders <= 0:
+            self.close()
+
     def close(self) -> None:
+        """Close every retriever now, whoever shares them (an env closes through :meth:`release`)."""
         if self.shared is not None:
             self.shared.close()
         for r in self._per_question.values():

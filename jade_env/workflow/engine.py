@@ -93,6 +93,18 @@ class FixedPlan:
     def at(self, depth: int) -> tuple[str, ...] | None:
         return self.top if depth == 0 else self.sub
 
+    def roles(self) -> frozenset[str] | None:
+        """The roles that may act under this plan (None: the planner is asked, so any role may)."""
+        if self.top is None:
+            return None
+        acting = {"QR": "qr", "DS": "ds", "AG": "ag"}
+        roles = {acting[m] for m in self.top if m in acting}
+        if self.top[0] in ("QDS", "QDP"):
+            roles |= {self.top[0].lower(), "as", *(acting[m] for m in self.sub or DEFAULT_SUB_WORKFLOW if m in acting)}
+            if self.top[0] == "QDS":
+                roles.add("qr")  # the serial sub-questions after the first are rewritten with the answers so far
+        return frozenset(roles)
+
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
