@@ -140,15 +140,22 @@ def _cell(row: dict, key: str, kind: str) -> str:
 
 
 def pareto_front(rows: Sequence[dict]) -> set[int]:
-    """Indices of the rows no other row beats on both F1 (higher) and retrieval calls (fewer), ties counted as not beating."""
-    points = [(_finite(r["f1"]), _finite(r["retrieval_calls"])) for r in rows]
-    return {i for i, (f1, calls) in enumerate(points)
-            if not any(g >= f1 and c <= calls and (g > f1 or c < calls) for g, c in points)}
+    """Indices of the rows no other row beats on both F1 (higher) and retrieval calls (fewer), ties counted as not beating;
+    a row that reports no retrieval calls is compared on nothing (neither on the front nor beating any row)."""
+    points = {i: (_finite(r["f1"]), _finite(r["retrieval_calls"])) for i, r in enumerate(rows) if _reports_calls(r)}
+    return {i for i, (f1, calls) in points.items()
+            if not any(g >= f1 and c <= calls and (g > f1 or c < calls) for g, c in points.values())}
+
+
+def _reports_calls(row: dict) -> bool:
+    value = row.get("retrieval_calls")
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def chart(rows: Sequence[dict], width: int = 720, height: int = 340) -> str:
     """An SVG scatter of F1 (%) against retrieval calls per question: one labelled point per submission, the Pareto front dashed."""
     pad = 40
+    rows = [r for r in rows if _reports_calls(r)]  # a submission without the cost has no place on the cost axis
     xs = [_finite(r["retrieval_calls"]) for r in rows] or [0.0]
     x_max = max(max(xs), 1.0) * 1.1
     parts = [f'<svg class="chart" width="{width}" height="{height}" role="img" aria-label="F1 versus retrieval calls">',
@@ -238,7 +245,7 @@ def render_markdown(rows: Sequence[dict]) -> str:
             link = code_link(meta.get("code_link"))
             method = f"[{markdown_cell(r['method'])}](<{link}>)" if link else markdown_cell(r["method"])
             cells = [_number(meta.get("parameters"), "parameters"), _number(r["em"], "em"), _number(r["f1"], "f1"),
-                     _number(r["sub_em"], "sub_em"), _number(float(r["retrieval_calls"] or 0), "retrieval_calls"),
+                     _number(r["sub_em"], "sub_em"), _number(r["retrieval_calls"], "retrieval_calls"),
                      _number(r["n_missing"], "n_missing"), _number(meta.get("seed"), "seed")]
             out.append(f"| {method} | {markdown_cell(r['paradigm'])} | {markdown_cell(r['model'])} | "
                        + " | ".join(shown for _, shown in cells) + f" | {'★' if r['pareto'] else ''} |")

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jade_env.errors import JadeError
+from jade_env.predictions import COST_FIELDS
 from jade_env.scoring import score_corpus
 from leaderboard.submission import Submission
 from leaderboard.tracks import Track
@@ -88,7 +89,8 @@ def score(track: Track, submission: Submission) -> dict:
     golds = {e.id: e.answers for e in track.examples()}
     preds = submission.predictions
     return score_corpus(golds, {q: p.prediction for q, p in preds.items()},
-                        costs={q: {"rounds": p.rounds, "retrieval_calls": p.retrieval_calls, "tokens": p.tokens} for q, p in preds.items()})
+                        costs={q: {name: getattr(p, name) for name in COST_FIELDS if getattr(p, name) is not None}
+                               for q, p in preds.items()})  # a cost not reported stays out: its mean is None, not 0
 
 
 def submit(db_path: str | os.PathLike, track: Track, submission: Submission) -> tuple[int, bool, dict]:

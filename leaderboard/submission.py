@@ -3,7 +3,10 @@
 ``predictions.jsonl`` is what ``jade-rag evaluate`` writes: one line per question id with
 ``prediction`` (a string of at most 2,000 characters, no control characters other than tab and
 newline) and the cost counters ``rounds``, ``retrieval_calls``, ``tokens`` (finite numbers from 0 to
-:data:`MAX_COST`: ``1e999``, ``Infinity`` and ``NaN`` are refused).
+:data:`MAX_COST`: ``1e999``, ``Infinity`` and ``NaN`` are refused). Each counter is given on every line or on
+none; one given on none is not reported: stored as NULL, shown as "–", and off the Pareto front (never as free).
+The content hash is of the parsed predictions and metadata, so the same submission written with other line ends,
+line order or a BOM is recognised as stored.
 ``submission.json`` holds the metadata: ``method``, ``paradigm`` (one of :data:`PARADIGMS`), ``model``,
 ``parameters`` (an integer or null), ``training_data``, ``code_link`` (http(s) URL or empty),
 ``contact``, ``seed``, ``track``, and optionally ``command`` (how to reproduce); no other field. Its
@@ -26,6 +29,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jade_env.errors import JadeError
+from jade_env.predictions import COST_FIELDS
 from leaderboard.tracks import Track
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -63,9 +67,9 @@ class PredictionLine(BaseModel):
 
     id: str = Field(min_length=1, max_length=200)
     prediction: str = Field(max_length=MAX_PREDICTION_CHARS)
-    rounds: float | int = Field(default=0, ge=0, le=MAX_COST)
-    retrieval_calls: float | int = Field(default=0, ge=0, le=MAX_COST)
-    tokens: float | int = Field(default=0, ge=0, le=MAX_COST)
+    rounds: float | int | None = Field(default=None, ge=0, le=MAX_COST)  # None: not reported (shown "–", never as free)
+    retrieval_calls: float | int | None = Field(default=None, ge=0, le=MAX_COST)
+    tokens: float | int | None = Field(default=None, ge=0, le=MAX_COST)
 
     @field_validator("prediction")
     @classmethod
@@ -209,6 +213,11 @@ def read_predictions(path: Path, track: Track) -> tuple[dict[str, PredictionLine
             lines[rec.id] = rec
     if not lines and not problems:
         problems.append(f"{path}: no predictions")
+    for name in COST_FIELDS:  # a cost is reported for every prediction or for none: a mean over some would mislead
+        given = sum(getattr(rec, name) is not None for rec in lines.values())
+        if 0 < given < len(lines):
+            problems.append(f"{path}: {name} is given on {given} of {len(lines)} predictions; give it on every line, or on none "
+                            "(the cost is then shown as not reported)")
     if problems:
         shown = problems[:50] + ([f"... and {len(problems) - 50} more"] if len(problems) > 50 else [])
         if foreign:
@@ -233,10 +242,12 @@ def load_submission(track: Track, predictions: Path, metadata: Path | None = Non
     except SubmissionError as err:
         problems.append(str(err))
     try:
-        lines, missing, data = read_predictions(predictions, track)
+        lines, missing, _ = read_predictions(predictions, track)
     except SubmissionError as err:
         problems.append(str(err))
     if problems:
         raise SubmissionError("\n".join(problems))
-    digest = hashlib.sha256(data + b"\0" + meta.model_dump_json().encode()).hexdigest()
+    # the same predictions and metadata are the same submission, however the file is written (line order, CRLF, a BOM)
+    canonical = "\n".join(lines[qid].model_dump_json() for qid in sorted(lines))
+    digest = hashlib.sha256(canonical.encode() + b"\0" + meta.model_dump_json().encode()).hexdigest()
     return Submission(meta, lines, missing, digest)

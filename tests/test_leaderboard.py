@@ -58,6 +58,45 @@ def test_submit_stores_scores_equal_to_jade_rag_score_and_is_idempotent(run_dir:
     assert calls == pytest.approx(scored["retrieval_calls_mean"])
 
 
+def test_the_same_predictions_written_otherwise_are_the_same_submission(run_dir: Path, tmp_path: Path) -> None:
+    """Line order, CRLF line ends and a BOM do not make a second row: the hash is of the parsed predictions."""
+    db, meta = tmp_path / "lb.sqlite", str(metadata(tmp_path))
+    lines = (run_dir / "predictions.jsonl").read_text().splitlines()
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(reversed(lines)).encode() + b"\r\n")
+    first = cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(run_dir / "predictions.jsonl"), "--metadata", meta)
+    assert "submission 1 stored" in first.stdout, first.stderr
+    again = cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(other), "--metadata", meta)
+    assert again.returncode == 0 and "already stored" in again.stdout, again.stdout + again.stderr
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM submissions").fetchone() == (1,)
+
+
+def test_a_cost_not_reported_is_shown_as_such_and_kept_off_the_pareto_front(run_dir: Path, tmp_path: Path) -> None:
+    """Predictions without cost counters are not free: their costs are stored as NULL, shown "–", and the row is neither on
+    the Pareto front nor beating the rows that report them; a cost given on some lines only is refused."""
+    db = tmp_path / "lb.sqlite"
+    records = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text("".join(json.dumps({"id": r["id"], "prediction": r["prediction"]}) + "\n" for r in records))
+    assert cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(run_dir / "predictions.jsonl"),
+               "--metadata", str(metadata(tmp_path))).returncode == 0
+    out = cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(bare),
+              "--metadata", str(metadata(tmp_path, method="no costs reported")))
+    assert out.returncode == 0, out.stderr
+    assert sqlite3.connect(db).execute("SELECT rounds, retrieval_calls, tokens FROM submissions WHERE id = 2").fetchone() == (None,) * 3
+    assert cli("render", "--db", str(db), "--out", str(tmp_path / "site")).returncode == 0
+    table = {line.split(" | ")[0].lstrip("| ").split("](")[0].lstrip("["): line
+             for line in (tmp_path / "site" / "leaderboard.md").read_text().splitlines() if line.startswith("| ")}
+    assert table["no costs reported"].endswith("| – | 0 | 0 |  |")  # retrieval calls, missing, seed, not on the front
+    assert table["rule-planner"].endswith("★ |")  # the same answers with their costs: still the front
+    partial = tmp_path / "partial.jsonl"
+    partial.write_text("".join(json.dumps({k: v for k, v in r.items() if i or k != "retrieval_calls"}) + "\n"
+                               for i, r in enumerate(records)))
+    refused = cli("validate", "--track", "synthetic", "--predictions", str(partial), "--metadata", str(metadata(tmp_path)))
+    assert refused.returncode == 2
+    assert f"retrieval_calls is given on {len(records) - 1} of {len(records)} predictions; give it on every line, or on none" in refused.stderr
+
+
 def test_missing_ids_score_zero_and_are_counted(run_dir: Path, tmp_path: Path) -> None:
     half = tmp_path / "half.jsonl"
     half.write_text("".join((run_dir / "predictions.jsonl").read_text().splitlines(keepends=True)[:250]))
