@@ -238,3 +238,28 @@ def test_json_lists_with_surrogate_pairs_skip_the_escape_walk_but_lone_surrogate
     assert load_examples(path)[0].question == "What is \U0001F600 T?"
     path.write_text(json.dumps([{**HOTPOT, "question": "What is T?"}]).replace("T?", "T\\ud83d?"))  # a lone high surrogate
     assert load_examples(path)[0].question == "What is T\\ud83d?"
+
+
+def test_corpus_files_of_title_and_text_rows_are_rows_and_bad_bytes_are_named(tmp_path: Path) -> None:
+    """``{"id", "title", "text"}`` JSONL is rows for the CLI's corpus reader too (a one-line file was read as a
+    ``title -> sentences`` object: passages titled "id", "title" and "text"), and non-UTF-8 bytes, a lone surrogate or
+    JSON nested too deeply are one DataFormatError naming the file and line."""
+    from jade_env.data.corpora import external_corpus, load_corpus
+    from jade_env.retrieval.factory import open_corpus
+
+    rows = [{"id": "a", "title": "Paris", "text": "x"}, {"id": "b", "title": "Berlin", "text": "y"}]
+    for n in (1, 2):
+        path = tmp_path / f"rows{n}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows[:n]))
+        for read in (open_corpus, load_corpus):
+            assert [(p.id, p.title, p.text) for p in read(str(path))] == [tuple(r.values()) for r in rows[:n]]
+    bad = {"non-UTF-8": (b'{"id": "b", "contents": "B\\n\xff"}\n', "byte 28 of the line is not valid UTF-8"),
+           "surrogate": (b'{"id": "b", "contents": "B\\ud800y"}\n', "the text holds a lone surrogate \\(U\\+D800\\)"),
+           "deep": (b'{"id": "b", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "the JSON is nested too deeply")}
+    for name, (line, message) in bad.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_bytes(b'{"id": "a", "contents": "A\\nx"}\n' + line)
+        with pytest.raises(DataFormatError, match=f"{path}:2: {message}"):
+            list(external_corpus(path))
+        with pytest.raises(DataFormatError, match=f"{path}:2: {message}"):
+            list(open_corpus(str(path)))

@@ -81,6 +81,24 @@ def passage_of(row: Any, where: str, missing_ids: list[str]) -> Passage:
     return Passage(str(pid), title, text)
 
 
+def _check_encodable(row: Any, where: str) -> None:
+    """DataFormatError when a string of ``row`` holds a lone surrogate (``"\\ud800"`` in JSON), which no UTF-8 text can."""
+    for value in row.values() if isinstance(row, dict) else ():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise DataFormatError(f"{where}: the text holds a lone surrogate (U+{ord(value[err.start]):04X}); expected "
+                                      "Unicode text (a surrogate pair, or the character itself)") from None
+
+
+def is_corpus_row(record: Any) -> bool:
+    """Whether a JSON value (a file's first line) is a corpus row :data:`ROW_SHAPES`, i.e. the file is JSONL rows rather
+    than one JSON document (a ``title -> sentences`` object or a list)."""
+    return isinstance(record, dict) and (isinstance(record.get("contents"), str)
+                                         or isinstance(record.get("title"), str) and isinstance(record.get("text"), str))
+
+
 def _warn_missing_ids(name: str, missing: list[str]) -> None:
     if missing:
         warnings.warn(f"{name}: {len(missing)} passage(s) have no id (the first: {missing[0]}); each is named by a hash of "
@@ -108,14 +126,24 @@ class ExternalCorpus:
         elif self.parquet:
             yield from parquet_rows(self.path)
         else:
-            with self.path.open(encoding="utf-8", errors="strict") as f:
-                for lineno, line in enumerate(f, start=1):
+            with self.path.open("rb") as f:
+                for lineno, raw in enumerate(f, start=1):
+                    where = f"{self.path}:{lineno}"
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as err:
+                        raise DataFormatError(f"{where}: byte {err.start} of the line is not valid UTF-8; expected UTF-8 JSONL") from None
                     if not line.strip():
                         continue
                     try:
-                        yield f"{self.path}:{lineno}", json.loads(line)
+                        row = json.loads(line)
                     except json.JSONDecodeError:
-                        raise DataFormatError(f"{self.path}:{lineno}: invalid JSON; expected one object {ROW_SHAPES} per line") from None
+                        raise DataFormatError(f"{where}: invalid JSON; expected one object {ROW_SHAPES} per line") from None
+                    except RecursionError:
+                        raise DataFormatError(f"{where}: the JSON is nested too deeply; expected one object {ROW_SHAPES} per line") from None
+                    if "\\ud" in line or "\\uD" in line:  # an escaped surrogate: a lone one cannot be stored as UTF-8
+                        _check_encodable(row, where)
+                    yield where, row
 
     def __iter__(self) -> Iterator[Passage]:
         missing: list[str] = []
@@ -169,7 +197,7 @@ def load_corpus(path: str | Path, name: str | None = None) -> Corpus:
         first = None
     passages: list[Passage] = []
     data = None
-    if not (isinstance(first, dict) and "contents" in first):  # not JSONL {"id", "contents"}
+    if not is_corpus_row(first):  # not JSONL rows
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as err:

@@ -65,8 +65,9 @@ class MonolithicRAGEnv(RAGEnvBase):
 
     ## Version History
 
-    * v0 (jade_env 0.2): ``free_rounds`` is a keyword, as in the team env; the team env's info schema; the batched vector env; copies and pickles mid-episode; with
-      ``strict_format=True`` text after the turn's element makes it invalid, as the turn's format says.
+    * v0 (jade_env 0.2): ``free_rounds`` is a keyword, as in the team env; the team env's info schema; the batched
+      vector env; copies and pickles mid-episode; with ``strict_format=True`` text after the turn's element makes it
+      invalid, as the turn's format says.
     * v0 (jade_env 0.1): initial release.
     """
 

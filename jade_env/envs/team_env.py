@@ -177,7 +177,8 @@ class JadeRAGEnv(RAGEnvBase):
         self.controlled_roles = check_roles(controlled_roles, ROLES)
         reached = self.config.plan.roles() if self.config.plan is not None else None
         if reached is not None and not reached & set(self.controlled_roles):
-            raise ValueError(f"workflow={workflow!r} fixes every plan, so the only roles that act are {', '.join(r for r in ROLES if r in reached)}, "
+            acting = ", ".join(r for r in ROLES if r in reached)
+            raise ValueError(f"workflow={workflow!r} fixes every plan, so the only roles that act are {acting}, "
                              f"and controlled_roles={list(self.controlled_roles)} has none of them: control one of those roles, "
                              "or leave the planner's choice open (no workflow=)")
         self.token_counter = token_counter

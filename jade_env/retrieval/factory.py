@@ -14,7 +14,8 @@ BACKENDS: tuple[str, ...] = ("bm25", "lucene", "dense")
 
 
 def open_corpus(spec: str) -> Any:
-    """``synthetic[:N[:SEED]]``, a JSONL ``{"id", "contents"}`` corpus (streamed), or a JSON corpus file."""
+    """``synthetic[:N[:SEED]]``, a JSONL corpus of rows ``{"id", "contents"}`` or ``{"id", "title", "text"}`` (streamed), or a
+    JSON corpus file."""
     if spec == "synthetic" or spec.startswith("synthetic:"):
         from jade_env.data.synthetic import synthetic_corpus
 
@@ -49,9 +50,9 @@ def open_corpus(spec: str) -> Any:
         record = json.loads(first)
     except json.JSONDecodeError:
         record = None
-    from jade_env.data.corpora import external_corpus, load_corpus
+    from jade_env.data.corpora import external_corpus, is_corpus_row, load_corpus
 
-    if isinstance(record, dict) and "contents" in record:
+    if is_corpus_row(record):  # JSONL rows {"id", "contents"} or {"id", "title", "text"}, streamed
         return external_corpus(path)
     return load_corpus(path)
 
