@@ -258,3 +258,13 @@ def test_kernel_rejects_inconsistent_arrays() -> None:
     with pytest.raises(ValueError, match="term id out of range"):
         module._kernel.search(r._index, np.array([10**9]), np.ones(1, np.float32), r.norm_inverse, r.doc_rank, 5,
                               np.empty(5, np.int64), np.empty(5, np.float32))
+
+
+def test_a_passage_longer_than_a_stored_record_may_be_is_refused_at_build(tmp_path: Path) -> None:
+    """Over MAX_RECORD_BYTES the decoders take a record for a damaged stream: such a passage is refused when the index is
+    built, naming it (it used to build, pass ``index verify``, and be reported corrupt on the first search)."""
+    huge = Passage("big", "Huge", "zebra " + "lorem ipsum dolor sit amet " * 2_600_000)  # about 70 MiB
+    corpus = Corpus([huge, Passage("small", "Small", "zebra crossing")])
+    with pytest.raises(RetrievalError, match="passage 'big' \\('Huge'\\) is 67 MiB of text; a stored passage is at most 64 MiB"):
+        BM25Retriever(corpus, cache_dir=tmp_path)
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []  # nothing left half-built

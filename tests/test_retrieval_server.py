@@ -6,6 +6,7 @@ import copy
 import json
 import pickle
 import random
+import re
 import socket
 import string
 import subprocess
@@ -133,6 +134,24 @@ def test_large_batches_are_split_to_the_servers_limits(servers, local: BM25Retri
     assert [[h.id for h in r] for r in got] == [[h.id for h in r] for r in local.search(queries, 100)]
     with pytest.raises(RetrievalError, match="at most 2000"):
         RemoteRetriever(servers[0].url, max_batch=64, max_hits=100_000).search(queries, 100)
+
+
+def test_batches_are_split_to_the_servers_body_limit_and_sent_as_utf8(servers, local: BM25Retriever) -> None:
+    """64 queries of 10,000 characters with emoji are 7.7 MB escaped, over the server's 4 MiB body limit (413 before), and
+    2.6 MB as UTF-8, as they are sent now; a client limit of 1 MiB splits them by size; a lone surrogate (not UTF-8) is
+    sent escaped. The hits are one process's every time."""
+    queries = [f"river {i} Germany " + "\U0001f30a" * 9_900 for i in range(63)] + ["river \ud800 Germany"]
+    assert sum(len(json.dumps(q)) for q in queries) > 4 << 20
+    expected = [[h.id for h in r] for r in local.search(queries, 3)]
+    for body_limit in (4 << 20, 1 << 20):
+        got = RemoteRetriever(servers[0].url, max_batch=64, max_hits=2000, max_body_bytes=body_limit).search(queries, 3)
+        assert [[h.id for h in r] for r in got] == expected
+
+
+def test_a_server_url_without_a_scheme_is_refused_at_once() -> None:
+    for bad, hint in (("localhost:8000", r" \(http://localhost:8000\?\)"), ("ftp://host", ""), ("http://", "")):
+        with pytest.raises(RetrievalError, match=f"server URL '{re.escape(bad)}' is not an http\\(s\\) URL; expected http://HOST:PORT{hint}"):
+            RemoteRetriever(["http://127.0.0.1:9", bad])
 
 
 def test_search_r1_request_and_reply_shapes(servers, local: BM25Retriever) -> None:

@@ -199,7 +199,11 @@ def analyse_chunk(texts: list[str], records: list[bytes], zdict: bytes | None) -
 
 
 def _record(p) -> bytes:
-    return json.dumps([p.id, p.title, p.text], ensure_ascii=False).encode("utf-8")
+    record = json.dumps([p.id, p.title, p.text], ensure_ascii=False).encode("utf-8")
+    if len(record) > MAX_RECORD_BYTES:  # the decoders take a longer record for a damaged stream: refuse it here, not on search
+        raise RetrievalError(f"passage {p.id!r} ({p.title[:60]!r}) is {len(record) / 2**20:,.0f} MiB of text; a stored passage is "
+                             f"at most {MAX_RECORD_BYTES >> 20} MiB: split it into passages (retrieval returns whole passages)")
+    return record
 
 
 def _crc32(path: Path) -> int:

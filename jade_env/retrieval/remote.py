@@ -21,7 +21,8 @@ A document without an id (Search-R1's BM25 server sends none) gets a content id,
 16 hex digits of the SHA-1 of its ``contents``, so that ``info["retrieved_ids"]`` and the replay cache
 still name passages; a ``RuntimeWarning`` says so once per retriever.
 
-Batches: one ``search`` call is sent as requests of at most ``max_batch`` queries (256) and ``max_hits`` passages,
+Batches: one ``search`` call is sent as requests of at most ``max_batch`` queries (256), ``max_body_bytes`` of JSON (4 MiB,
+sent as UTF-8) and ``max_hits`` passages,
 queries x k (16,384, our server's default ``--max-hits``); lower them for a server started with lower limits.
 
 Time: every ``search`` call (and the construction, which asks our server's ``GET /info`` for its corpus
@@ -221,10 +222,14 @@ class RemoteRetriever(Retriever):
 
     def __init__(self, urls: str | Sequence[str], protocol: str = "search_r1", timeout: float = 10.0, retries: int = 3,
                  backoff: float = 0.25, corpus_hash: str | None = None, max_batch: int = 256,
-                 deadline: float | None = None, max_hits: int = 16_384) -> None:
+                 deadline: float | None = None, max_hits: int = 16_384, max_body_bytes: int = 4 << 20) -> None:
         self.urls = [urls] if isinstance(urls, str) else list(urls)
         if not self.urls or not all(isinstance(u, str) and u for u in self.urls):
             raise RetrievalError(f"RemoteRetriever needs at least one server URL, got {urls!r}")
+        for url in self.urls:
+            if not url.startswith(("http://", "https://")) or not url.split("://", 1)[1].strip("/"):
+                raise RetrievalError(f"server URL {url!r} is not an http(s) URL; expected http://HOST:PORT"
+                                     + (f" (http://{url}?)" if "://" not in url else ""))
         if protocol not in PROTOCOLS:
             raise RetrievalError(f"protocol {protocol!r} is unknown; expected one of {', '.join(PROTOCOLS)}")
         for name, value in (("timeout", timeout), ("backoff", backoff), ("deadline", deadline)):
@@ -234,10 +239,11 @@ class RemoteRetriever(Retriever):
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise RetrievalError(f"RemoteRetriever: retries={retries!r}; expected an integer >= 0")
         self.protocol, self.timeout, self.retries, self.backoff = protocol, float(timeout), retries, float(backoff)
-        for name, value in (("max_batch", max_batch), ("max_hits", max_hits)):
+        for name, value in (("max_batch", max_batch), ("max_hits", max_hits), ("max_body_bytes", max_body_bytes)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise RetrievalError(f"RemoteRetriever: {name}={value!r}; expected a positive integer")
-        self.max_batch, self.max_hits = max_batch, max_hits  # a request: at most max_batch queries, max_hits passages
+        # a request: at most max_batch queries, max_hits passages, a body of max_body_bytes (serve-retriever's defaults)
+        self.max_batch, self.max_hits, self.max_body_bytes = max_batch, max_hits, max_body_bytes
         self.deadline = float(deadline) if deadline is not None else (
             (retries + 1) * self.timeout + sum(self.backoff * 2 ** i for i in range(max(0, retries + 1 - len(self.urls)))))
         self._deadlines = _Deadlines()
@@ -250,7 +256,7 @@ class RemoteRetriever(Retriever):
 
     def __reduce__(self):
         return (RemoteRetriever, (self.urls, self.protocol, self.timeout, self.retries, self.backoff, self.corpus_hash,
-                                  self.max_batch, self.deadline, self.max_hits))
+                                  self.max_batch, self.deadline, self.max_hits, self.max_body_bytes))
 
     # ------------------------------------------------------------------ transport
     def _connections(self) -> Any:
@@ -308,9 +314,16 @@ class RemoteRetriever(Retriever):
         return None
 
     # ------------------------------------------------------------------ search
+    def _body(self, queries: list[str], k: int) -> bytes:
+        """The request's JSON, as UTF-8 (a lone surrogate, which UTF-8 cannot hold, is sent escaped)."""
+        request = {"queries": queries, "topk": k, "return_scores": True} if self.protocol == "search_r1" else {"questions": queries, "N": k}
+        try:
+            return json.dumps(request, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(request).encode("ascii")
+
     def _search_batch(self, queries: list[str], k: int, call_ends: float) -> list[list[Hit]]:
-        body = json.dumps({"queries": queries, "topk": k, "return_scores": True} if self.protocol == "search_r1"
-                          else {"questions": queries, "N": k}).encode("utf-8", "surrogatepass")
+        body = self._body(queries, k)
         errors: dict[str, str] = {}
         started = time.monotonic()
         attempts = 0
@@ -356,8 +369,22 @@ class RemoteRetriever(Retriever):
         call_ends = time.monotonic() + self.deadline
         out: list[list[Hit]] = []
         per = max(1, min(self.max_batch, self.max_hits // k))  # our server refuses more than --max-hits passages a reply
-        for start in range(0, len(queries), per):
-            out.extend(self._search_batch(queries[start: start + per], k, call_ends))
+        room = self.max_body_bytes - len(self._body([], k))  # and a body over --max-body-bytes
+        batch: list[str] = []
+        utf8 = escaped = 0  # the batch's query strings in bytes, as UTF-8 and escaped (a lone surrogate escapes the body)
+        lone = False
+        for q in queries:
+            q_escaped = len(json.dumps(q)) + 2  # with its ", "
+            try:
+                q_utf8, q_lone = len(json.dumps(q, ensure_ascii=False).encode("utf-8")) + 2, False
+            except UnicodeEncodeError:
+                q_utf8, q_lone = q_escaped, True
+            if batch and (len(batch) == per or (escaped + q_escaped if lone or q_lone else utf8 + q_utf8) > room):
+                out.extend(self._search_batch(batch, k, call_ends))
+                batch, utf8, escaped, lone = [], 0, 0, False
+            batch.append(q)
+            utf8, escaped, lone = utf8 + q_utf8, escaped + q_escaped, lone or q_lone
+        out.extend(self._search_batch(batch, k, call_ends))
         return out
 
     def close(self) -> None:
