@@ -126,6 +126,21 @@ def test_k_edges(bm25: BM25Retriever, corpus: Corpus) -> None:
     assert len({h.id for h in everything}) == len(everything)
 
 
+def test_one_string_as_the_batch_and_a_k_that_is_no_integer_are_type_errors(bm25: BM25Retriever, tmp_path: Path) -> None:
+    """``search("river", 3)`` searched each character (5 result lists); ``k=2.5`` raised numpy's TypeError. Every backend
+    checks both alike (:func:`jade_env.retrieval.base.check_search`); numpy integers are integers."""
+    cached = CachedRetriever(bm25, tmp_path / "replay.sqlite")
+    for retriever in (bm25, cached):
+        with pytest.raises(TypeError, match="search\\(\\) takes a sequence of queries, got one str 'Demon'; use search\\(\\[query\\], k\\)"):
+            retriever.search("Demon", 3)
+        for k in (2.5, True, "3", None):
+            with pytest.raises(TypeError, match="takes k, the number of hits per query, as an integer"):
+                retriever.search(["Demon"], k)
+        assert retriever.search(["Demon"], np.int64(2)) == retriever.search(["Demon"], 2)
+        assert retriever.search([None, b"Demon", 5], 2) == [[], [], []]  # not text: an empty query
+    cached.close()
+
+
 def test_empty_corpus_and_corrupt_index(tmp_path: Path, corpus: Corpus) -> None:
     with pytest.raises(RetrievalError, match="empty corpus"):
         BM25Retriever(Corpus([]), cache_dir=tmp_path)
@@ -238,6 +253,8 @@ def test_lucene_passages_sharing_an_id_temporary_indexes_and_two_builds_at_once(
     assert [run.returncode for run in runs] == [0, 0], [err[-1500:] for _, err in outputs]
     [built] = list(tmp_path.iterdir())  # one index, no work folder left
     assert LuceneRetriever(index_dir=built).search(["born"], 3)[0]
+    verify = subprocess.run([sys.executable, "-m", "jade_env.cli", "index", "verify", str(built)], capture_output=True, text=True)
+    assert verify.returncode == 2 and "a Lucene index, not one of our BM25 indexes" in verify.stderr  # not "delete the folder"
 
 
 def test_dense_retriever(corpus: Corpus, tmp_path: Path) -> None:

@@ -74,8 +74,12 @@ def run_info(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     from jade_env.retrieval.bm25 import BM25Retriever
 
+    folder = Path(args.index_dir)
+    if any(folder.glob("segments_*")):  # Lucene's commit point: a Lucene index, which Lucene itself checks
+        raise JadeError(f"{folder}: a Lucene index, not one of our BM25 indexes; verify checks BM25 index folders only "
+                        "(Lucene's own check: java -cp lucene-core.jar org.apache.lucene.index.CheckIndex FOLDER)")
     started = time.perf_counter()
-    retriever = BM25Retriever(index_dir=args.index_dir)  # a RetrievalError (a JadeError: one line, exit 2) names the problem
+    retriever = BM25Retriever(index_dir=folder)  # a RetrievalError (a JadeError: one line, exit 2) names the problem
     print(f"{retriever.index_dir}: every file matches its size and checksum and every block decodes "
           f"({len(retriever)} passages, {folder_size(retriever.index_dir) / 1e6:.1f} MB, {time.perf_counter() - started:.1f} s)")
     retriever.close()

@@ -11,16 +11,30 @@ Defined behaviour on edge cases, the same for every backend:
 * ``k <= 0`` returns an empty list per query; ``k`` larger than the corpus returns every match.
 * an empty query, or one with no indexable term, returns an empty list (never an error).
 * queries may be any Unicode (control characters included) and any length; very long queries
-  are cut to :data:`MAX_QUERY_CHARS` characters before analysis.
+  are cut to :data:`MAX_QUERY_CHARS` characters before analysis; a query that is not a string counts as empty.
+* one string given as the batch (``search("river", 3)``, which would search each character) and a ``k`` that is not
+  an integer are ``TypeError`` (:func:`check_search`): a caller's mistake, not an input to rank.
 """
 
 from __future__ import annotations
 
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAX_QUERY_CHARS = 10_000
+
+
+def check_search(queries: object, k: object) -> int:
+    """``k`` as an int; TypeError unless ``queries`` is a batch (not one string) and ``k`` an integer (numpy's too). Every
+    backend's ``search`` starts with it."""
+    if isinstance(queries, str | bytes):
+        raise TypeError(f"search() takes a sequence of queries, got one {type(queries).__name__} {queries[:40]!r}; "
+                        "use search([query], k)")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"search() takes k, the number of hits per query, as an integer, got {k!r}")
+    return int(k)
 
 
 @dataclass(frozen=True, slots=True)

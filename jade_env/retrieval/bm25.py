@@ -59,7 +59,7 @@ import numpy as np
 
 from jade_env.errors import RetrievalError
 from jade_env.retrieval.analysis import MAX_QUERY_CHARS, Analyzer
-from jade_env.retrieval.base import Hit, Retriever
+from jade_env.retrieval.base import Hit, Retriever, check_search
 
 try:  # the C kernel, compiled at install when a compiler is there (setup.py); numpy otherwise
     from jade_env.retrieval import _bm25_kernel as _kernel
@@ -834,6 +834,7 @@ class BM25Retriever(Retriever):
                 for rank, ((pid, title, text), score) in enumerate(zip(self.passages(docs.tolist()), scores.tolist(), strict=True))]
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+        k = check_search(queries, k)
         queries = list(queries)
         if k <= 0:
             return [[] for _ in queries]

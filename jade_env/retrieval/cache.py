@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jade_env.errors import RetrievalError
-from jade_env.retrieval.base import Hit, Retriever
+from jade_env.retrieval.base import Hit, Retriever, check_search
 
 #: how long opening a cache waits for other processes opening or writing it
 OPEN_TIMEOUT_S = 30.0
@@ -180,6 +180,7 @@ class CachedRetriever(Retriever):
         return found
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+        k = check_search(queries, k)
         queries = [q if isinstance(q, str) else "" for q in queries]
         if k <= 0:
             return [[] for _ in queries]

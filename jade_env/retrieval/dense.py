@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from jade_env.errors import RetrievalError
-from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever
+from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever, check_search
 from jade_env.retrieval.bm25 import default_cache_dir
 
 
@@ -123,6 +123,7 @@ class DenseRetriever(Retriever):
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+        k = check_search(queries, k)
         queries = [(q if isinstance(q, str) else "")[:MAX_QUERY_CHARS] for q in queries]
         if k <= 0 or not queries:
             return [[] for _ in queries]

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jade_env.errors import RetrievalError
-from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever
+from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever, check_search
 from jade_env.retrieval.jsonl_passages import JsonlPassages
 from jade_env.retrieval.text_encoder import TextEncoder
 
@@ -111,6 +111,7 @@ class FaissIndexRetriever(Retriever):
         return len(self.passages)
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+        k = check_search(queries, k)
         queries = [(q if isinstance(q, str) else "")[:MAX_QUERY_CHARS] for q in queries]
         out: list[list[Hit]] = [[] for _ in queries]
         live = [i for i, q in enumerate(queries) if q.strip()]

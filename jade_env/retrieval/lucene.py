@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from jade_env.errors import RetrievalError
-from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever
+from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever, check_search
 from jade_env.retrieval.bm25 import default_cache_dir
 
 _LOCK = threading.Lock()
@@ -155,6 +155,7 @@ class LuceneRetriever(Retriever):
         return Hit(str(raw.get("id", scored.docid)), title, text, float(scored.score), rank)
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+        k = check_search(queries, k)
         queries = [(q if isinstance(q, str) else "")[:MAX_QUERY_CHARS] for q in queries]
         if k <= 0:
             return [[] for _ in queries]

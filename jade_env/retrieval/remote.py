@@ -57,7 +57,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jade_env.errors import RetrievalError
-from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever
+from jade_env.retrieval.base import MAX_QUERY_CHARS, Hit, Retriever, check_search
 from jade_env.retrieval.jsonl_passages import split_contents
 
 PROTOCOLS = ("search_r1", "jade_search")
@@ -363,6 +363,7 @@ class RemoteRetriever(Retriever):
                              f"{time.monotonic() - started:.1f} s (deadline {self.deadline:g} s per call): {detail}")
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+        k = check_search(queries, k)
         queries = [(q if isinstance(q, str) else "")[:MAX_QUERY_CHARS] for q in queries]
         if k <= 0 or not queries:
             return [[] for _ in queries]
