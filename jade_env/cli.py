@@ -3,8 +3,8 @@
 Each subcommand lives in its own module under :mod:`jade_env.commands` (and, for the parts that
 import the baselines or the leaderboard, in those packages) and exposes ``register(subparsers)``,
 which adds its parser and sets ``func`` to a callable taking the parsed arguments and returning
-the exit status. A :class:`~jade_env.errors.JadeError` is printed as one line on stderr with exit
-status 2, never as a traceback.
+the exit status. A :class:`~jade_env.errors.JadeError`, or an ``OSError`` (a file that cannot be read or
+written), is printed as one line on stderr with exit status 2, never as a traceback.
 """
 
 from __future__ import annotations
@@ -77,8 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"jade-rag {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+    except OSError as err:  # a file or folder that cannot be read or written (full disk, permissions, a file in the path)
+        if isinstance(err, BrokenPipeError):
+            return 0
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"jade-rag {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -39,8 +39,18 @@ def json_object(text: str, name: str) -> dict:
 
 
 def output_folder(path: object, option: str = "--out") -> None:
-    """One error when ``path``, given as ``option``, names something that is not a folder (a file is never replaced)."""
+    """One error when ``path``, given as ``option``, cannot be a folder: it names a file (a file is never replaced), or the
+    nearest part of it that exists is a file or a folder this user cannot write in. Nothing is created."""
+    import os
     from pathlib import Path
 
-    if path is not None and Path(str(path)).exists() and not Path(str(path)).is_dir():
+    if path is None:
+        return
+    target = Path(str(path))
+    if target.exists() and not target.is_dir():
         raise JadeError(f"{option} {path}: is a file; expected a folder (it is created when missing)")
+    existing = next((p for p in (target, *target.absolute().parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise JadeError(f"{option} {path}: {existing} is a file, so the folder cannot be created there")
+    if existing is not None and existing != target and not os.access(existing, os.W_OK | os.X_OK):
+        raise JadeError(f"{option} {path}: cannot create the folder in {existing} (no permission to write there)")

@@ -53,6 +53,8 @@ def default_db() -> Path:
 
 @contextmanager
 def connect(path: str | os.PathLike, create: bool = True):
+    """The database at ``path``; ``create=False`` (list, render, remove) needs one that exists and holds the leaderboard's
+    table, and changes nothing in a file that is not a leaderboard database."""
     path = Path(path)
     if not path.exists():
         if not create:
@@ -61,7 +63,11 @@ def connect(path: str | os.PathLike, create: bool = True):
     try:
         db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
         db.execute("PRAGMA busy_timeout=10000")
-        db.execute(SCHEMA)
+        if create:
+            db.execute(SCHEMA)
+        elif db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'submissions'").fetchone() is None:
+            db.close()
+            raise JadeError(f"{path}: not a leaderboard database (it has no submissions table); it was left untouched")
     except sqlite3.OperationalError as err:
         raise JadeError(f"{path}: the database is locked or unwritable ({err}); try again") from None
     except sqlite3.DatabaseError as err:

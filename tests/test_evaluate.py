@@ -130,6 +130,13 @@ def test_evaluate_and_compare_cli_end_to_end(tmp_path: Path) -> None:
     assert out.returncode == 2 and "made on different questions" in out.stderr and "ten: JadeRAG-Synthetic-v0, 10 questions" in out.stderr
     out = subprocess.run([*compare, "--mixed"], capture_output=True, text=True)
     assert out.returncode == 0 and "warning: the runs were made on different questions" in out.stderr and "questions" in out.stdout
+    (tmp_path / "afile").write_text("")
+    for plot, message in ((tmp_path / "f1.txt", "the file name must end in the figure's format, one of .eps"),
+                          (tmp_path / "afile" / "f1.png", "is a file; expected a folder"),
+                          (tmp_path / "ten", "the file name must end in the figure's format")):
+        out = subprocess.run([*compare[:-1], "--plot", str(plot)], capture_output=True, text=True)
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+        assert out.stdout == ""  # refused before the table is printed
 
 
 def test_agent_plays_as_frozen_executor_too() -> None:

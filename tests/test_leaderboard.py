@@ -97,6 +97,22 @@ def test_a_cost_not_reported_is_shown_as_such_and_kept_off_the_pareto_front(run_
     assert f"retrieval_calls is given on {len(records) - 1} of {len(records)} predictions; give it on every line, or on none" in refused.stderr
 
 
+def test_reading_commands_change_no_other_database_and_bad_output_folders_are_one_line(run_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    before = other.read_bytes()
+    for command in (["list"], ["render", "--out", str(tmp_path / "site")], ["remove", "1"]):
+        out = cli(*command[:1], "--db", str(other), *command[1:])
+        assert out.returncode == 2 and "not a leaderboard database (it has no submissions table); it was left untouched" in out.stderr
+    assert other.read_bytes() == before
+    db = tmp_path / "lb.sqlite"
+    assert cli("submit", "--db", str(db), "--track", "synthetic", "--predictions", str(run_dir / "predictions.jsonl"),
+               "--metadata", str(metadata(tmp_path))).returncode == 0
+    (tmp_path / "afile").write_text("")
+    out = cli("render", "--db", str(db), "--out", str(tmp_path / "afile" / "sub"))
+    assert out.returncode == 2 and "afile is a file, so the folder cannot be created there" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_missing_ids_score_zero_and_are_counted(run_dir: Path, tmp_path: Path) -> None:
     half = tmp_path / "half.jsonl"
     half.write_text("".join((run_dir / "predictions.jsonl").read_text().splitlines(keepends=True)[:250]))

@@ -44,6 +44,8 @@ def load_run(folder: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plot:
+        check_plot_path(Path(args.plot))
     rows = [load_run(f) for f in args.runs]
     splits = {r.get("questions_hash", (r.get("split_hash"), r["n"])) for r in rows}
     if len(splits) > 1:
@@ -72,6 +74,24 @@ def run(args: argparse.Namespace) -> int:
         plot(rows, args.cost, Path(args.plot))
         print(f"figure: {args.plot}")
     return 0
+
+
+def check_plot_path(out: Path) -> None:
+    """JadeError, before anything is computed, when ``--plot`` names a format matplotlib cannot write or a place where no
+    file can be made."""
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise JadeError("--plot needs matplotlib: pip install 'jade-env[plot]'") from None
+
+    from jade_env.errors import output_folder
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if out.suffix.lower().lstrip(".") not in formats:
+        raise JadeError(f"--plot {out}: the file name must end in the figure's format, one of {', '.join('.' + f for f in formats)}")
+    output_folder(out.parent, "--plot")
+    if out.is_dir():
+        raise JadeError(f"--plot {out}: is a folder; expected a file name such as {out / 'f1.png'}")
 
 
 def plot(rows: list[dict], cost: str, out: Path) -> None:
