@@ -54,3 +54,10 @@ def output_folder(path: object, option: str = "--out") -> None:
         raise JadeError(f"{option} {path}: {existing} is a file, so the folder cannot be created there")
     if existing is not None and existing != target and not os.access(existing, os.W_OK | os.X_OK):
         raise JadeError(f"{option} {path}: cannot create the folder in {existing} (no permission to write there)")
+
+
+def json_problem(err: ValueError) -> str:
+    """What a ``json.JSONDecodeError`` found, and at which column ("Unterminated string starting at column 31"); its
+    ``msg`` alone ends in a dangling "at" for some errors."""
+    msg, colno = getattr(err, "msg", str(err)), getattr(err, "colno", None)
+    return f"{msg.removesuffix(' at')} at column {colno}" if colno is not None else msg

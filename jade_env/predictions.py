@@ -26,8 +26,8 @@ import json
 import math
 from pathlib import Path
 
-from jade_env.data.loaders import first_line, iter_jsonl, read_text_file
-from jade_env.errors import DataFormatError
+from jade_env.data.loaders import MAX_LINE_BYTES, first_line, iter_jsonl, read_text_file
+from jade_env.errors import DataFormatError, json_problem
 from jade_env.records import Record
 from jade_env.records import set_field as _set
 
@@ -92,10 +92,18 @@ def parse_prediction(rec: Any) -> Prediction:
 def _is_jsonl(path: Path, first: str) -> bool:
     """Whether a file whose first line ``first`` opens an object is JSONL: its first line is a whole object that is a
     record (has ``id`` or ``prediction``) or is followed by more lines. A one-line object of other keys is the SQuAD form."""
+    if len(first.encode()) >= MAX_LINE_BYTES - 16:
+        return True  # a line cut short by first_line: the JSONL reader says it is too long, naming the line
     try:
         obj = json.loads(first)
-    except (ValueError, RecursionError):
-        return False  # an object over several lines: the JSON-object forms
+    except json.JSONDecodeError as err:
+        # an object over several lines fails where the line ends (its text goes on); a failure inside the line (a string
+        # cut short, a control character) is a broken JSONL record, which the JSONL reader names with its line
+        return err.pos < len(first)
+    except ValueError:  # whole JSON that Python cannot hold (an integer of over 4,300 digits): a record of one line
+        return True
+    except RecursionError:
+        return first.endswith("}")
     if not isinstance(obj, dict):
         return True
     if "id" in obj or "prediction" in obj:
@@ -125,7 +133,8 @@ def _read_json_object(path: Path, text: str) -> dict[str, Prediction]:
     except _RepeatedId as err:
         raise DataFormatError(f"{path}: {err}") from None
     except json.JSONDecodeError as err:
-        raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg}); expected a JSON object of predictions") from None
+        raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({json_problem(err)}); "
+                              "expected a JSON object of predictions") from None
     except (ValueError, RecursionError) as err:  # an integer of more than 4,300 digits; nesting deeper than Python's stack
         raise DataFormatError(f"{path}: unreadable JSON ({type(err).__name__}); expected a JSON object of predictions") from None
     if not isinstance(obj, dict):

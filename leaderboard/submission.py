@@ -28,7 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from jade_env.errors import JadeError
+from jade_env.errors import JadeError, json_problem
 from jade_env.predictions import COST_FIELDS
 from leaderboard.tracks import Track
 
@@ -194,7 +194,7 @@ def read_predictions(path: Path, track: Track) -> tuple[dict[str, PredictionLine
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as err:
-            problems.append(f"{where}: invalid JSON ({err.msg}); the file may be truncated")
+            problems.append(f"{where}: invalid JSON ({json_problem(err)}); the file may be truncated")
             continue
         except (ValueError, RecursionError) as err:
             problems.append(f"{where}: unreadable JSON ({type(err).__name__}: {str(err)[:80]})")

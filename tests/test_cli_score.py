@@ -100,6 +100,11 @@ def test_console_script_end_to_end() -> None:
         ('{"qid": "ex-1", "prediction": "a"}\n{"id": "ex-2", "prediction": "b"}\n', ':1: "id" is missing'),
         ('{"answer": {"ex-1": "a", "ex-1": "b"}}', "id 'ex-1' appears twice in one object"),
         ('{"ex-1": "a", "ex-1": "b"}', "id 'ex-1' appears twice in one object"),
+        # a bad first line is a bad JSONL line, named, not "a JSON object of predictions"
+        ('{"id": "ex-1", "prediction": "a", "rounds": ' + "9" * 5000 + '}\n{"id": "ex-2", "prediction": "b"}\n',
+         ":1: unreadable JSON (ValueError: Exceeds the limit"),
+        ('{"id": "ex-1", "predic\n{"id": "ex-2", "prediction": "b"}\n', ":1: invalid JSON (Unterminated string starting at column 16)"),
+        ('{"id": "ex-1", "prediction": "a\x01"}\n', ":1: invalid JSON (Invalid control character at column 32)"),
     ],
 )
 def test_malformed_predictions_give_one_clear_line(tmp_path: Path, content: str, message: str) -> None:
@@ -111,6 +116,13 @@ def test_malformed_predictions_give_one_clear_line(tmp_path: Path, content: str,
     err_lines = out.stderr.strip().splitlines()
     assert len(err_lines) == 1, out.stderr
     assert str(pred) in err_lines[0] and message in err_lines[0]
+
+
+def test_a_first_line_over_the_line_limit_is_named_as_such(tmp_path: Path) -> None:
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text('{"id": "ex-1", "prediction": "' + "y" * (65 << 20) + '"}\n')
+    out = run_cli("score", "--gold", str(EXAMPLES / "gold.jsonl"), "--pred", str(pred))
+    assert out.returncode == 2 and f"{pred}:1: the line is longer than 64 MiB" in out.stderr, out.stderr
 
 
 def test_non_utf8_and_missing_files(tmp_path: Path) -> None:

@@ -113,10 +113,10 @@ def test_predictions_with_a_bom_and_unreadable_numbers(tmp_path: Path) -> None:
     path.write_bytes(b'\xef\xbb\xbf{"id": "a", "prediction": "x"}\n')
     assert read_predictions(path)["a"].prediction == "x"
     path.write_text('{"id": "a", "prediction": "x", "tokens": ' + "9" * 5000 + "}\n")
-    with pytest.raises(DataFormatError, match=r"p.jsonl: unreadable JSON \(ValueError"):
+    with pytest.raises(DataFormatError, match=r"p.jsonl:1: unreadable JSON \(ValueError"):  # a bad line, named
         read_predictions(path)
     path.write_text('{"id": "a", "prediction": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
-    with pytest.raises(DataFormatError, match=r"p.jsonl: unreadable JSON \(RecursionError"):
+    with pytest.raises(DataFormatError, match=r"p.jsonl:1: unreadable JSON \(RecursionError"):
         read_predictions(path)
 
 

@@ -29,7 +29,7 @@ from jade_env.data.corpus import Corpus
 from jade_env.data.hashing import corpus_hash
 from jade_env.data.parquet import is_parquet, parquet_length, parquet_rows
 from jade_env.data.types import Example, Passage, join_sentences, make_passage
-from jade_env.errors import DataFormatError
+from jade_env.errors import DataFormatError, json_problem
 
 
 def per_question_corpus(example: Example) -> Corpus:
@@ -201,7 +201,7 @@ def load_corpus(path: str | Path, name: str | None = None) -> Corpus:
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as err:
-            raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+            raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({json_problem(err)})") from None
     if isinstance(data, dict):  # title -> [sentences]
         for title, sents in data.items():
             passages.append(make_passage(title, join_sentences(sents) if isinstance(sents, list) else str(sents)))

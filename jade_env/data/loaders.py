@@ -58,7 +58,7 @@ from pathlib import Path
 
 from jade_env.data.parquet import is_parquet, parquet_rows
 from jade_env.data.types import DecompositionStep, Example, Passage, join_sentences, make_passage
-from jade_env.errors import DataFormatError
+from jade_env.errors import DataFormatError, json_problem
 
 TYPE_CHECKING = False  # typing is not imported at run time: `jade-rag score` starts without it
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ def _whole_json(path: Path) -> Any:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg}); the file may be truncated") from None
+        raise DataFormatError(f"{path}:{err.lineno}: invalid JSON ({json_problem(err)}); the file may be truncated") from None
     except (ValueError, RecursionError) as err:  # an integer of more than 4,300 digits; nesting deeper than Python's stack
         raise DataFormatError(f"{path}: unreadable JSON ({type(err).__name__}: {str(err)[:80]})") from None
     return escape_lone_surrogates(data) if _may_hold_surrogates(text) else data
@@ -245,9 +245,10 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(line.rstrip("\r\n"))  # without its line end, which a string cut short would take in
             except json.JSONDecodeError as err:
-                raise DataFormatError(f"{path}:{lineno}: invalid JSON ({err.msg}); expected one JSON object per line") from None
+                raise DataFormatError(f"{path}:{lineno}: invalid JSON ({json_problem(err)}); "
+                                      "expected one JSON object per line") from None
             except (ValueError, RecursionError) as err:
                 raise DataFormatError(f"{path}:{lineno}: unreadable JSON ({type(err).__name__}: {str(err)[:80]}); "
                                       "expected one JSON object per line") from None

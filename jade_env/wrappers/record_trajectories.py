@@ -16,7 +16,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from jade_env.errors import DataFormatError
+from jade_env.errors import DataFormatError, json_problem
 from jade_env.run_folder import json_line
 
 
@@ -111,7 +111,7 @@ def read_trajectories(path: str | os.PathLike, what: str = "trajectory record") 
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise DataFormatError(f"{path}:{lineno}: invalid JSON ({err.msg}); expected one {what} per line") from None
+                raise DataFormatError(f"{path}:{lineno}: invalid JSON ({json_problem(err)}); expected one {what} per line") from None
             if not isinstance(record, dict):
                 raise DataFormatError(f"{path}:{lineno}: a JSON {type(record).__name__}; expected one {what} (an object) per line")
             records.append(record)
