@@ -268,3 +268,61 @@ def test_a_passage_longer_than_a_stored_record_may_be_is_refused_at_build(tmp_pa
     with pytest.raises(RetrievalError, match="passage 'big' \\('Huge'\\) is 67 MiB of text; a stored passage is at most 64 MiB"):
         BM25Retriever(corpus, cache_dir=tmp_path)
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []  # nothing left half-built
+
+
+KILLED_BUILD = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from jade_env.retrieval import bm25
+from test_bm25_index import zipf_corpus
+
+class Slow(type(zipf_corpus(10))):
+    def __iter__(self):
+        for i, p in enumerate(super().__iter__()):
+            if i and i % 700 == 0:
+                time.sleep(0.5)  # slow enough for the test to kill the build while its workers run
+            yield p
+
+if __name__ == "__main__":  # the workers are spawned: they import this file too
+    bm25.CHUNK, bm25.PARALLEL_FROM = 700, 1000
+    corpus = zipf_corpus(20_000, seed=5)
+    bm25.BM25Retriever(Slow(list(corpus), name=corpus.name), cache_dir=sys.argv[1])
+"""
+
+
+def test_a_build_killed_outright_leaves_no_worker_running_and_its_work_folder_is_removed_by_the_next(tmp_path: Path) -> None:
+    """SIGKILL gives the building process no chance to stop its worker processes: they die with it (Linux), and the next
+    build of the same index in the same folder removes the dead build's work folder."""
+    import os
+    import signal
+    import time
+
+    script = tmp_path / "build.py"
+    script.write_text(KILLED_BUILD.format(tests=str(Path(__file__).parent)))
+    cache = tmp_path / "cache"
+    build = subprocess.Popen([sys.executable, str(script), str(cache)])
+    def proc(path: str) -> str:
+        try:
+            return Path(path).read_text(errors="replace")
+        except OSError:  # the process ended
+            return ""
+
+    children: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(children) < 2 and time.monotonic() < deadline:  # the pool's two workers
+        time.sleep(0.2)
+        tasks = Path(f"/proc/{build.pid}/task")
+        children = [int(c) for t in (tasks.iterdir() if tasks.exists() else ()) for c in proc(f"{t}/children").split()]
+        children = [c for c in children if "spawn_main" in proc(f"/proc/{c}/cmdline")]
+    assert len(children) >= 2, "the build's workers did not start"
+    time.sleep(1.0)
+    build.send_signal(signal.SIGKILL)
+    build.wait()
+    time.sleep(1.5)
+    alive = [c for c in children if proc(f"/proc/{c}/stat").split()[2:3] not in ([], ["Z"])]  # gone, or a zombie
+    assert alive == [], f"workers {alive} outlived the killed build"
+    [left] = [p.name for p in cache.iterdir()]
+    assert ".tmp-" in left and str(os.getpid()) not in left
+    c = zipf_corpus(20_000, seed=5)
+    BM25Retriever(c, cache_dir=cache)
+    assert [p.name for p in cache.iterdir()] == [f"bm25-{c.hash[:24]}-k1=0.9-b=0.4-v3"]

@@ -39,12 +39,15 @@ in-memory index, re-index its corpus).
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import multiprocessing
 import numbers
 import os
 import shutil
+import socket
+import sys
 import tempfile
 import threading
 import time
@@ -172,6 +175,39 @@ def default_cache_dir() -> Path:
 _WORKER_ANALYZER: Analyzer | None = None
 
 
+def _die_with_parent(parent: int) -> None:
+    """A build worker's initializer: on Linux the worker is killed when the building process dies, even by SIGKILL (which
+    leaves no chance to shut the pool down: its workers would wait for work forever, holding their memory)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
+def _work_prefix(name: str) -> str:
+    """The prefix of a build's work folders: the host and process that own them (:func:`_remove_stale_work`)."""
+    return f"{name}.tmp-{socket.gethostname()}-{os.getpid()}-"
+
+
+def _remove_stale_work(folder: Path, name: str) -> None:
+    """Remove the work folders that builds of ``name`` killed on this host left in ``folder`` (their process is gone);
+    those of other hosts (a shared cache) and of running builds are left alone."""
+    host = socket.gethostname()
+    for path in folder.glob(f"{glob.escape(name)}.tmp-{glob.escape(host)}-*-*"):
+        pid = path.name[len(f"{name}.tmp-{host}-"):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
+
+
 def analyse_chunk(texts: list[str], records: list[bytes], zdict: bytes | None) -> tuple:
     """(unique terms, their local ids per token, terms per passage, compressed records, their lengths): the
     part of the build that is pure Python or zlib, run in worker processes."""
@@ -246,7 +282,7 @@ class _Builder:
             raise RetrievalError(f"cannot index the empty corpus {getattr(self.corpus, 'name', self.corpus)!r}")
         if self.out is None:
             return self._run(n_docs, Path())
-        work = Path(tempfile.mkdtemp(prefix="jade-bm25-runs-", dir=self.out.parent))
+        work = Path(tempfile.mkdtemp(prefix="runs-", dir=self.out))  # inside the work folder: removed with it if the build dies
         try:
             return self._run(n_docs, work)
         finally:
@@ -263,7 +299,8 @@ class _Builder:
         zdict = b""
         pool = None
         if n_docs >= PARALLEL_FROM:
-            pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+            pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent,
+                                       initargs=(os.getpid(),))
         try:
             pending: list = []
             base = 0
@@ -515,7 +552,8 @@ class BM25Retriever(Retriever):
         tmp = None
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
+            _remove_stale_work(out.parent, out.name)
+            tmp = Path(tempfile.mkdtemp(prefix=_work_prefix(out.name), dir=out.parent))
         try:
             builder = _Builder(corpus, self.k1, self.b, tmp, self.show_progress)
             built = builder.run()
