@@ -282,8 +282,11 @@ def _evaluate_locked(env: gym.Env, agent: Any, env_id: str, out: Path, agent_nam
     config = {"env_id": env_id, "env_kwargs": env_kwargs, "agent": agent_name, "agent_kwargs": agent_kwargs or {},
               "limit": limit, "seed": seed, "sample": sample}
     config_path = out / "config.json"
-    if config_path.exists() and _read_config(config_path) != config:
-        raise JadeError(f"{out} holds a run with another configuration ({config_path}); use a new --out folder")
+    if config_path.exists() and (held := _read_config(config_path)) != config:
+        held = held if isinstance(held, dict) else {}
+        differ = [f"{k}: {held.get(k)!r} there, {config[k]!r} now" for k in config if held.get(k) != config[k]]
+        raise JadeError(f"{out} holds a run with another configuration ({config_path}: {'; '.join(differ) or 'other keys'}); "
+                        "use a new --out folder, or the same settings to resume it")
     atomic_write(config_path, json.dumps(config, indent=2, sort_keys=True))
 
     base = env.unwrapped

@@ -83,8 +83,8 @@ def parse_prediction(rec: Any) -> Prediction:
         value = rec.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValueError(f"id {qid!r}: {name!r} is {_describe(value)}; expected a finite number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"id {qid!r}: {name!r} is {_describe(value)}; expected a finite number >= 0 (a cost)")
         costs[name] = float(value)
     return Prediction(qid, pred, costs)
 
@@ -148,6 +148,8 @@ def _read_json_object(path: Path, text: str) -> dict[str, Prediction]:
     for qid, pred in answers.items():
         if qid == "sp" and answers is obj:
             continue
+        if not qid:
+            raise DataFormatError(f"{path}: an empty id {where}; expected each question's id")
         if not isinstance(pred, str):
             raise DataFormatError(
                 f"{path}: id {qid!r} {where}: prediction is {type(pred).__name__}; expected a string"

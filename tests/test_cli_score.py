@@ -95,6 +95,8 @@ def test_console_script_end_to_end() -> None:
         ('{"ex-1": "a", "ex-2": 3}', "id 'ex-2' at the top level: prediction is int"),
         ("", "the file is empty"),
         ('{"id": "ex-1", "prediction": "a", "rounds": "two"}\n', "'rounds' is str"),
+        ('{"id": "ex-1", "prediction": "a", "rounds": -5}\n', "'rounds' is int -5; expected a finite number >= 0 (a cost)"),
+        ('{"": "a", "ex-1": "b"}', "an empty id at the top level"),
         ('{"id": "ex-1",\n "prediction": "a"}\n', 'one record {"id", "prediction"} written over several lines'),  # not {id: text}
         ('{"prediction": "a"}\n', ':1: "id" is missing'),
         ('{"qid": "ex-1", "prediction": "a"}\n{"id": "ex-2", "prediction": "b"}\n', ':1: "id" is missing'),

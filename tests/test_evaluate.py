@@ -130,6 +130,14 @@ def test_evaluate_and_compare_cli_end_to_end(tmp_path: Path) -> None:
     assert out.returncode == 2 and "made on different questions" in out.stderr and "ten: JadeRAG-Synthetic-v0, 10 questions" in out.stderr
     out = subprocess.run([*compare, "--mixed"], capture_output=True, text=True)
     assert out.returncode == 0 and "warning: the runs were made on different questions" in out.stderr and "questions" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "jade_env.cli", "evaluate", "--env", "JadeRAG-Synthetic-v0", "--agent", "oracle",
+                          "--env-kwargs", json.dumps(SYN_KW), "--limit", "10", "--quiet", "--out", str(tmp_path / "ten")],
+                         capture_output=True, text=True)  # another agent in a finished run's folder: which setting differs
+    assert out.returncode == 2 and "agent: 'vanilla-rag' there, 'oracle' now" in out.stderr, out.stderr
+    out = subprocess.run([sys.executable, "-m", "jade_env.cli", "evaluate", "--env", "JadeRAG-Synthetic-v0", "--agent", "oracle",
+                          "--sample", "--out", str(tmp_path / "sampled")], capture_output=True, text=True)
+    assert out.returncode == 2 and "--sample draws a seeded sample of --limit N questions; give --limit too" in out.stderr
+    assert not (tmp_path / "sampled").exists()
     (tmp_path / "afile").write_text("")
     for plot, message in ((tmp_path / "f1.txt", "the file name must end in the figure's format, one of .eps"),
                           (tmp_path / "afile" / "f1.png", "is a file; expected a folder"),

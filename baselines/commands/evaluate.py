@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             raise JadeError("--threads sets torch's CPU threads, and torch is not installed (pip install -e '.[llm]')") from None
         torch.set_num_threads(args.threads)
+    if args.sample and args.limit is None:
+        raise JadeError("--sample draws a seeded sample of --limit N questions; give --limit too (without it every question runs)")
     env_id, env_kwargs = args.env, json_object(args.env_kwargs, "--env-kwargs")
     track = None
     if args.track:

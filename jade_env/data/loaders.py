@@ -274,7 +274,7 @@ def detect_format(record: Any) -> str:
     if "question" in keys and isinstance(record.get("answer"), str):
         return "simple"
     raise BadRecord(f"cannot tell the format from the keys {sorted(keys)[:8]}; name it (gym.make's data_format=, load_examples' "
-                    f"format=, jade-rag data's --format): one of {', '.join(FORMATS)}")
+                    f"format=, jade-rag data's --format, jade-rag score's --gold-format): one of {', '.join(FORMATS)}")
 
 
 # ------------------------------------------------------------------------------------- field helpers
