@@ -36,6 +36,25 @@ def test_replay_equals_fresh_and_survives_pickling(bm25: BM25Retriever, tmp_path
         assert clone.search(QUERIES, 5) == fresh and clone._db is not replay._db
 
 
+def test_replay_without_a_retriever_or_keys_uses_the_one_pair_recorded(bm25: BM25Retriever, tmp_path: Path) -> None:
+    """Rows were looked up under empty keys: every query a miss though recorded. With one (retriever, corpus) in the file
+    it is the one replayed; with none or several, one error asks for the keys."""
+    path = tmp_path / "replay.sqlite"
+    empty = tmp_path / "empty.sqlite"
+    with pytest.raises(RetrievalError, match="the file holds no recorded retrieval; pass retriever_id= and corpus_hash="):
+        CachedRetriever(None, empty, replay_only=True)
+    fresh = recorded(bm25, path)
+    replay = CachedRetriever(None, path, replay_only=True)
+    assert (replay.retriever_id, replay.corpus_hash) == (bm25.retriever_id, bm25.corpus_hash)
+    assert replay.search(QUERIES, 5) == fresh
+    replay.close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO retrievals SELECT 'other', corpus_hash, query, k, hits, checksum FROM retrievals")
+    with pytest.raises(RetrievalError, match="several retrievers or corpora: retriever_id="):
+        CachedRetriever(None, path, replay_only=True)
+    assert CachedRetriever(None, path, replay_only=True, retriever_id=bm25.retriever_id).search(QUERIES, 5) == fresh
+
+
 @pytest.mark.parametrize("damage", [
     "UPDATE retrievals SET hits = replace(hits, '\"syn', '\"xyz')",             # edited text: checksum
     "UPDATE retrievals SET hits = '[[\"a\", \"b\", \"c\", 1.0, 3]]', checksum = NULL",  # wrong rank, no checksum

@@ -118,6 +118,21 @@ class CachedRetriever(Retriever):
                 time.sleep(0.05)
             except sqlite3.DatabaseError as err:
                 raise self._unusable(err) from None
+        if inner is None and not (retriever_id and corpus_hash):
+            self._recorded_keys()
+
+    def _recorded_keys(self) -> None:
+        """Replay with no retriever and no keys given: the one (retriever_id, corpus_hash) the file holds (rows looked up under
+        empty keys would all be misses); RetrievalError when it holds none or several."""
+        pairs = self._db.execute("SELECT DISTINCT retriever_id, corpus_hash FROM retrievals").fetchall()
+        pairs = [p for p in pairs if (not self.retriever_id or p[0] == self.retriever_id) and (not self.corpus_hash or p[1] == self.corpus_hash)]
+        if len(pairs) != 1:
+            self._db.close()
+            found = "no recorded retrieval" if not pairs else "retrievals of several retrievers or corpora: " + "; ".join(
+                f"retriever_id={r!r}, corpus_hash={c!r}" for r, c in pairs[:5])
+            raise RetrievalError(f"{self.path}: replay_only without a retriever needs the keys the rows were recorded under, and "
+                                 f"the file holds {found}; pass retriever_id= and corpus_hash=")
+        self.retriever_id, self.corpus_hash = pairs[0]
 
     def _open(self) -> sqlite3.Connection:
         # the connection's timeout is SQLite's busy timeout, for every statement on it
