@@ -67,6 +67,7 @@ from torch import nn
 import jade_env  # noqa: F401
 from baselines.lm_forward import completion_forward
 from baselines.policies import HFChatPolicy
+from jade_env.errors import boolean_option
 from jade_env.roles.ids import ROLES
 from jade_env.run_folder import json_line
 
@@ -431,9 +432,14 @@ def train(args: Args) -> Result:
 def parse(argv: list[str] | None = None) -> Args:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for name, value in asdict(Args()).items():
-        kind = json.loads if isinstance(value, dict) else type(value)
+        kind = json.loads if isinstance(value, dict) else boolean_option if isinstance(value, bool) else type(value)
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
-    return Args(**vars(parser.parse_args(argv)))
+    args = Args(**vars(parser.parse_args(argv)))
+    try:
+        check(args)
+    except ValueError as err:
+        parser.error(str(err))  # one line and exit status 2, as for a malformed option
+    return args
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ The run folder holds ``config.json``, ``metrics.csv`` (every ``--log-every`` ste
 episodes: F1, return, rounds, retrieval calls, the share of each top-level workflow, F1 and workflow shares
 per question kind, steps per second), ``start.zip`` and ``model.zip`` (saved every ``--checkpoint-every``
 steps, through a temporary file, so that a kill during a save leaves the previous checkpoint; a rerun with the
-same folder resumes, and may raise ``--steps``), ``eval/`` (predictions, trajectories and metrics on held-out
-questions; evaluated again whenever the final weights differ from those it evaluated, whose sha256
+same folder resumes from it, may raise ``--steps`` but not lower it below the steps done, and first drops the rows
+of ``metrics.csv`` and ``curve.csv`` logged after that checkpoint, which it trains again), ``eval/`` (predictions,
+trajectories and metrics on held-out questions; evaluated again whenever the final weights differ from those it evaluated, whose sha256
 ``eval/config.json`` keeps) and ``summary.json`` (held-out F1 overall and per kind, workflow shares per kind, how
 often each trained role chose other than the spec would). The config stores no path of the folder itself, so a
 run folder can be moved; one process at a time writes it.
@@ -46,6 +47,7 @@ import argparse
 import csv
 import hashlib
 import importlib.util
+import io
 import json
 import shutil
 import time
@@ -60,7 +62,7 @@ import numpy as np
 import jade_env  # noqa: F401
 from baselines.discrete_env import CandidateActionEnv, TrainedTeam
 from baselines.executor_specs import SPECS, ExecutorSpec, SpecExecutor
-from jade_env.errors import JadeError, json_object
+from jade_env.errors import JadeError, boolean_option, json_object
 from jade_env.registration import check_make_kwargs, make_checked
 from jade_env.roles.ids import ROLES, TOP_LEVEL_WORKFLOWS
 from jade_env.run_folder import RunLock, atomic_file, atomic_write
@@ -97,7 +99,8 @@ class Args:
 
     paradigm: str = _arg("joint", "which roles the network trains (the table in baselines.train)", choices=tuple(PARADIGMS))
     env: str = _arg("JadeRAG-Synthetic-v0", "a registered id; the paradigm picks its variant")
-    steps: int = _arg(20_000, "PPO environment steps (a rerun of the same folder resumes and may raise it)")
+    steps: int = _arg(20_000, "PPO environment steps (0: the start alone is evaluated; a rerun of the same folder resumes and may "
+                      "raise it)")
     seed: int = _arg(0, "seed of the network, the exploration and the first reset")
     out: str = _arg("runs/train", "the run folder (config, metrics.csv, start.zip, model.zip, eval/, summary.json)")
     spec: str = _arg("matched", "the frozen executors, and the behaviour every arm starts from (baselines.executor_specs)",
@@ -123,17 +126,10 @@ class Args:
     executor_checkpoint: str = _arg("", "a trained model.zip that plays the frozen executors instead of the spec")
 
 
-def _boolean(text: str) -> bool:
-    value = text.strip().lower()
-    if value not in ("1", "0", "true", "false", "yes", "no"):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-    return value in ("1", "true", "yes")
-
-
 def add_arguments(parser: argparse.ArgumentParser, required: tuple[str, ...] = ()) -> None:
     """One option per field of :class:`Args`, with its type, default, choices and help (shared by every command line)."""
     for f in fields(Args):
-        kind = {"bool": _boolean, "int": int, "float": float}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
+        kind = {"bool": boolean_option, "int": int, "float": float}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default, choices=f.metadata.get("choices"),
                             required=f.name in required, help=f.metadata["help"] + ("" if f.name in required else " (default: %(default)s)"),
                             metavar=None if f.metadata.get("choices") else f.name.upper())
@@ -147,6 +143,20 @@ def paradigm_of(args: Args) -> Paradigm:
     if args.planner_start not in ("uniform", "rule"):
         raise JadeError(f"planner_start must be 'uniform' or 'rule', got {args.planner_start!r}")
     return PARADIGMS[args.paradigm]
+
+
+def check_numbers(args: Args) -> None:
+    """One line for a number no run can use (before anything is written): PPO's sizes and rates, and the intervals."""
+    at_least = {"steps": 0, "n_steps": 1, "batch_size": 1, "bc_episodes": 0, "bc_epochs": 1, "log_every": 0, "eval_every": 0,
+                "checkpoint_every": 0, "curve_episodes": 1}
+    for name, low in at_least.items():
+        value = getattr(args, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise JadeError(f"--{name.replace('_', '-')} must be an integer >= {low}, got {value!r}")
+    if not (isinstance(args.learning_rate, int | float) and 0 < args.learning_rate < float("inf")):
+        raise JadeError(f"--learning-rate must be a number above 0, got {args.learning_rate!r}")
+    if not (isinstance(args.ent_coef, int | float) and 0 <= args.ent_coef < float("inf")):
+        raise JadeError(f"--ent-coef must be a number >= 0, got {args.ent_coef!r}")
 
 
 def env_id_of(env: str, paradigm: Paradigm) -> str:
@@ -239,6 +249,29 @@ def save_model(model, path: Path) -> None:
         model.save(f)
 
 
+def resume_logs(out: Path, done_steps: int) -> int:
+    """Cut ``metrics.csv`` and ``curve.csv`` back to the rows of at most ``done_steps`` (the checkpoint a rerun resumes
+    from; 0: no checkpoint, the run starts again), so that a killed run's later rows are not written twice; the
+    episodes counted by the last row kept (0 if none)."""
+    episodes = 0
+    for name in ("metrics.csv", "curve.csv"):
+        path = out / name
+        if not path.exists():
+            continue
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        kept = rows[:1] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= done_steps and (done_steps or name != "curve.csv")]
+        if len(kept) != len(rows):
+            print(f"{path}: {len(rows) - len(kept)} row(s) after the last checkpoint (step {done_steps}) dropped; those steps are "
+                  "trained again", flush=True)
+            text = io.StringIO()
+            csv.writer(text).writerows(kept)
+            atomic_write(path, text.getvalue())
+        if name == "metrics.csv" and len(kept) > 1:
+            episodes = int(kept[-1][1])
+    return episodes
+
+
 def run_config(args: Args) -> dict:
     """The config as the run folder stores it: ``out`` is the folder itself (``"."``), so the folder can be moved."""
     return {**asdict(args), "out": "."}
@@ -266,7 +299,9 @@ def heldout_kwargs(args: Args, paradigm: Paradigm) -> dict:
 def train(args: Args) -> dict:
     """Check every argument and build both envs, then train in the run folder (nothing is written before that)."""
     paradigm = paradigm_of(args)
+    check_numbers(args)
     env_kwargs = json_object(args.env_kwargs, "--env-kwargs")
+    args = replace(args, env_kwargs=json.dumps(env_kwargs, sort_keys=True))  # compared and stored as one spelling
     env_id = env_id_of(args.env, paradigm)
     check_make_kwargs(env_id, env_kwargs)
     args = replace(args, eval_kwargs=json.dumps(eval_kwargs_of(args)))  # the config records what was evaluated on
@@ -291,10 +326,15 @@ def _train(args: Args, env: CandidateActionEnv, heldout: gym.Env) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "config.json"
     if config_path.exists():  # a rerun resumes; only --steps may grow (and the folder may have moved)
-        old = {k: v for k, v in json.loads(config_path.read_text()).items() if k not in ("steps", "out")}
-        if old != {k: v for k, v in run_config(args).items() if k not in ("steps", "out")}:
-            raise JadeError(f"{out} holds a run with another configuration; use a new --out folder (only --steps may change)")
-    atomic_write(config_path, json.dumps(run_config(args), indent=2))
+        held = {k: v for k, v in json.loads(config_path.read_text()).items() if k not in ("steps", "out")}
+        if "env_kwargs" in held:  # a config written before env_kwargs was stored in one spelling
+            held["env_kwargs"] = json.dumps(json.loads(held["env_kwargs"]), sort_keys=True)
+        now = {k: v for k, v in run_config(args).items() if k not in ("steps", "out")}
+        if held != now:
+            differ = "; ".join(f"--{k.replace('_', '-')}: {held.get(k)!r} there, {now.get(k)!r} now"
+                               for k in sorted(set(held) | set(now)) if held.get(k) != now.get(k))
+            raise JadeError(f"{out} holds a run with another configuration ({differ}); use a new --out folder (only --steps "
+                            "may change)")
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)  # a small network: one thread is fastest, and parallel runs do not oversubscribe the cores
     env_kwargs = json.loads(args.env_kwargs)
@@ -302,6 +342,7 @@ def _train(args: Args, env: CandidateActionEnv, heldout: gym.Env) -> dict:
 
     # the policy: one MLP over (role, context, question, candidates) for every role it plays = the shared backbone
     checkpoint, start = out / "model.zip", out / "start.zip"
+    tensorboard = str(out / "tensorboard") if importlib.util.find_spec("tensorboard") else None  # when installed
     done_steps = 0
     if checkpoint.exists():
         try:
@@ -309,8 +350,13 @@ def _train(args: Args, env: CandidateActionEnv, heldout: gym.Env) -> dict:
         except Exception as err:  # corrupt file, or spaces that do not fit this env
             raise JadeError(f"cannot resume from {checkpoint}: {err}") from None
         done_steps = model.num_timesteps
-    else:
-        tensorboard = str(out / "tensorboard") if importlib.util.find_spec("tensorboard") else None  # when installed
+        if args.steps < done_steps:
+            raise JadeError(f"--steps {args.steps} is below the {done_steps} steps {checkpoint} has trained; give at least "
+                            f"{done_steps} (a rerun may raise --steps, not lower it)")
+        model.tensorboard_log = tensorboard  # this folder's, wherever the run was saved from
+    logged_episodes = resume_logs(out, done_steps)  # rows written after the checkpoint are dropped: they are trained again
+    atomic_write(config_path, json.dumps(run_config(args), indent=2))
+    if not checkpoint.exists():
         model = MaskablePPO("MlpPolicy", env, learning_rate=args.learning_rate, n_steps=args.n_steps, batch_size=args.batch_size,
                             gamma=1.0, gae_lambda=0.95, ent_coef=args.ent_coef, seed=args.seed, verbose=0,
                             policy_kwargs={"net_arch": [128, 128]}, tensorboard_log=tensorboard)
@@ -330,7 +376,7 @@ def _train(args: Args, env: CandidateActionEnv, heldout: gym.Env) -> dict:
         def __init__(self) -> None:
             super().__init__()
             self.window: deque[tuple[float, float, str, int, int, str]] = deque(maxlen=200)
-            self.episodes, self.started = 0, time.perf_counter()
+            self.episodes, self.started = logged_episodes, time.perf_counter()  # counted on from the checkpoint's
             self.returns: dict[int, float] = defaultdict(float)  # per sub-env: the learner's rewards so far this episode
             self.file = (out / "metrics.csv").open("a", newline="")
             self.writer = csv.writer(self.file)

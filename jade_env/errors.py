@@ -24,6 +24,16 @@ class RetrievalError(JadeError, RuntimeError):
     """A retriever cannot be built, loaded or reached."""
 
 
+def boolean_option(text: str) -> bool:
+    """A command-line yes/no value (``argparse``'s ``type=bool`` would take "false" as True)."""
+    import argparse
+
+    value = text.strip().lower()
+    if value not in ("1", "0", "true", "false", "yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value in ("1", "true", "yes")
+
+
 def json_object(text: str, name: str) -> dict:
     """``text`` (a command-line option called ``name``) as a JSON object, or one error saying what was wrong."""
     import json

@@ -235,6 +235,31 @@ def test_a_kill_during_a_checkpoint_save_leaves_the_previous_checkpoint_loadable
     assert weights_sha256(sb3.MaskablePPO.load(folder / "model.zip")) != weights_sha256(model)
 
 
+def test_a_resumed_run_drops_the_rows_logged_after_its_checkpoint(tmp_path: Path) -> None:
+    """A run killed after its checkpoint at step S logged rows past S: the rerun trains those steps again, so their rows
+    are dropped first (they were written twice), and the episode count goes on from the last row kept. Without any
+    checkpoint the run starts over, and so do its logs."""
+    import csv
+
+    from baselines.train import Args, train
+
+    folder = tmp_path / "run"
+    train(Args(steps=256, out=str(folder), checkpoint_every=128, eval_every=128, curve_episodes=5, **TRAIN))
+    model = sb3.MaskablePPO.load(folder / "model.zip")
+    model.num_timesteps = 128  # as if killed after the checkpoint at 128, with the rows of 256 already written
+    model.save(folder / "model.zip")
+    train(Args(steps=384, out=str(folder), checkpoint_every=128, eval_every=128, curve_episodes=5, **TRAIN))
+    for name, want in (("metrics.csv", [128, 256, 384]), ("curve.csv", [0, 128, 256, 384])):
+        rows = list(csv.reader((folder / name).open()))[1:]
+        assert [int(r[0]) for r in rows] == want, name
+    episodes = [int(r[1]) for r in list(csv.reader((folder / "metrics.csv").open()))[1:]]
+    assert episodes == sorted(episodes) and len(set(episodes)) == 3
+    (folder / "model.zip").unlink()  # no checkpoint: the run and its logs start again
+    train(Args(steps=128, out=str(folder), checkpoint_every=128, eval_every=128, curve_episodes=5, **TRAIN))
+    assert [int(r[0]) for r in list(csv.reader((folder / "curve.csv").open()))[1:]] == [0, 128]
+    assert [int(r[0]) for r in list(csv.reader((folder / "metrics.csv").open()))[1:]] == [128]
+
+
 def test_a_resume_with_more_steps_evaluates_again_and_the_folder_can_move(tmp_path: Path) -> None:
     from baselines.train import Args, train, weights_sha256
 

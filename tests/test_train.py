@@ -59,8 +59,25 @@ def test_unknown_paradigm_and_config_mismatch(tmp_path: Path) -> None:
     assert env_id_of("JadeRAG-HotpotQA-Static-v0", PARADIGMS["decoupled"]) == "JadeRAG-HotpotQA-v0"
     assert env_id_of("JadeRAG-HotpotQA-v0", PARADIGMS["monolithic"]) == "JadeRAG-HotpotQA-Monolithic-v0"
     train(Args(paradigm="decoupled", steps=128, out=str(tmp_path / "r"), **SMALL))
-    with pytest.raises(JadeError, match="another configuration"):
+    with pytest.raises(JadeError, match="another configuration \\(--paradigm: 'decoupled' there, 'joint' now\\)"):
         train(Args(paradigm="joint", steps=128, out=str(tmp_path / "r"), **SMALL))
+    respelled = json.dumps(json.loads(SMALL["env_kwargs"]), indent=1)[::-1][::-1].replace(": ", ":  ")  # the same keywords
+    train(Args(paradigm="decoupled", steps=128, out=str(tmp_path / "r"), **{**SMALL, "env_kwargs": respelled}))
+    with pytest.raises(JadeError, match="--steps 64 is below the 128 steps .* has trained"):
+        train(Args(paradigm="decoupled", steps=64, out=str(tmp_path / "r"), **SMALL))
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ({"steps": -5}, "--steps must be an integer >= 0, got -5"),
+    ({"n_steps": 0}, "--n-steps must be an integer >= 1"), ({"batch_size": 0}, "--batch-size must be an integer >= 1"),
+    ({"bc_episodes": -1}, "--bc-episodes must be an integer >= 0"), ({"log_every": -1}, "--log-every must be an integer >= 0"),
+    ({"eval_every": -1}, "--eval-every must be"), ({"checkpoint_every": -1}, "--checkpoint-every must be"),
+    ({"curve_episodes": 0}, "--curve-episodes must be an integer >= 1"), ({"learning_rate": -1.0}, "--learning-rate must be a number above 0"),
+])
+def test_a_number_no_run_can_use_is_one_line_and_no_folder(bad: dict, message: str, tmp_path: Path) -> None:
+    with pytest.raises(JadeError, match=message):
+        train(Args(paradigm="decoupled", out=str(tmp_path / "run"), **{**SMALL, **bad}))
+    assert not (tmp_path / "run").exists()
 
 
 def test_train_fails_fast_and_writes_nothing(tmp_path: Path) -> None:
