@@ -189,7 +189,8 @@ def agent_factory(agent_name: str, agent_kwargs: dict[str, Any] | None = None) -
 
         _check_keywords("--agent hf", kwargs, ["model", "device", *_parameters(HFChatPolicy, ["model", "tokenizer"])], ["model"])
         folder = Path(str(kwargs["model"]))
-        if not folder.is_dir() and (folder.is_absolute() or str(folder).startswith(".") or os.environ.get("HF_HUB_OFFLINE") == "1"):
+        local = folder.is_absolute() or str(folder).startswith(".") or os.environ.get("HF_HUB_OFFLINE") == "1" or folder.is_dir()
+        if local and not (folder / "config.json").is_file():
             raise JadeError(f"--agent hf: {str(folder)!r} is not a model folder; expected a folder "
                             "with config.json, such as the one `jade-rag model get smollm2` prints")
 
@@ -198,6 +199,8 @@ def agent_factory(agent_name: str, agent_kwargs: dict[str, Any] | None = None) -
             model = options.pop("model")
             try:
                 return HFChatPolicy.from_pretrained(str(model), **options)
+            except ValueError as err:  # a setting the policy refuses (or a tokenizer it cannot build)
+                raise JadeError(f"--agent hf: {str(err).splitlines()[0][:300]}") from None
             except OSError as err:
                 raise JadeError(f"--agent hf: cannot load model {model!r} ({str(err).splitlines()[0][:200]}); expected a "
                                 "model folder, such as the one `jade-rag model get smollm2` prints") from None

@@ -130,9 +130,10 @@ def add_arguments(parser: argparse.ArgumentParser, required: tuple[str, ...] = (
     """One option per field of :class:`Args`, with its type, default, choices and help (shared by every command line)."""
     for f in fields(Args):
         kind = {"bool": boolean_option, "int": int, "float": float}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
+        flag = {"nargs": "?", "const": True} if kind is boolean_option else {}  # --wandb alone is --wandb true
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default, choices=f.metadata.get("choices"),
                             required=f.name in required, help=f.metadata["help"] + ("" if f.name in required else " (default: %(default)s)"),
-                            metavar=None if f.metadata.get("choices") else f.name.upper())
+                            metavar=None if f.metadata.get("choices") else f.name.upper(), **flag)
 
 
 def paradigm_of(args: Args) -> Paradigm:

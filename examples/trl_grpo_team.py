@@ -19,7 +19,8 @@ def parse_args() -> Args:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="HF model folder or hub id")
     p.add_argument("--env", default=defaults.env, help="a JadeRAG env id (team, -Decoupled, -Static or -Monolithic)")
-    p.add_argument("--env-kwargs", type=json.loads, default=defaults.env_kwargs, help="JSON keywords of gym.make")
+    p.add_argument("--env-kwargs", type=json.loads, default=defaults.env_kwargs,
+                   help="JSON keywords of gym.make (default: 200 Synthetic questions, a team env capped at 12 steps)")
     p.add_argument("--max-steps", type=int, default=defaults.max_steps)
     p.add_argument("--out", default=defaults.out)
     p.add_argument("--mode", choices=MODES, default=defaults.mode, help="joint: train every role; decoupled: the planner only")

@@ -194,6 +194,55 @@ def test_budget_cut_outputs_are_closed_when_that_is_valid(tiny) -> None:
     assert gen.text.endswith("</answer>") and parse_answer(gen.text).valid, gen.text
 
 
+@pytest.mark.parametrize("constrain", [True, False])
+def test_a_batch_gives_each_row_what_it_would_get_alone(tiny, constrain: bool) -> None:
+    """Per-role budgets hold in a batch (every row used to get the batch's largest), and a row stopped by its closing
+    tag keeps no end-of-sequence token the batch padded it with: text, ids and log-probabilities as alone."""
+    model, tokenizer = tiny
+    policy = HFChatPolicy(model, tokenizer, constrain=constrain, max_new_tokens={"ag": 5, "qds": 40, "ds": 12})
+    question = "Who directed the film Mira Vale and where was the director born?"
+    batch = [{"role": "ag", "system": "Answer.", "user": "Question: where?", "question": "where?", "fields": "{}"},
+             {"role": "qds", "system": "Split.", "user": f"Question: {question}", "question": question, "fields": "{}"},
+             {"role": "ds", "system": "Select.", "user": "Question: q", "question": "q",
+              "fields": json.dumps({"documents": [{"id": "a", "title": "A", "text": "x"}] * 3})}]
+    together = policy.generate(batch)
+    for obs, batched in zip(batch, together, strict=True):
+        [alone] = policy.generate([obs])
+        assert (batched.text, batched.completion_ids, batched.finished) == (alone.text, alone.completion_ids, alone.finished), obs["role"]
+        assert batched.logprobs == pytest.approx(alone.logprobs, abs=1e-4)
+        assert len(batched.completion_ids) <= policy.max_new_tokens[obs["role"]]
+
+
+def test_a_decomposition_cut_inside_the_next_opening_tag_keeps_the_subquestions_written(tiny) -> None:
+    """``<q1>...</q1><q2`` (the budget ran out in the next tag, or right after it) is the sub-questions written, valid."""
+    from baselines.policies.hf_chat import drop_cut_opening
+
+    assert drop_cut_opening("<q1>Who directed it?</q1><q2") == "<q1>Who directed it?</q1>"
+    assert drop_cut_opening("<q1>a</q1>\n<q2>") == "<q1>a</q1>"
+    assert drop_cut_opening("<q1>a</q1><q2>b") == "<q1>a</q1><q2>b"  # a sub-question begun: closing it is the other rule
+    assert drop_cut_opening("<q1>a</q1><q3") == "<q1>a</q1><q3"
+    model, tokenizer = tiny
+    question = "Who directed the film Mira Vale and where was the director born?"
+    obs = {"role": "qds", "system": "Split.", "user": f"Question: {question}", "question": question, "fields": "{}"}
+    from jade_env.roles.parsers import parse_subquestions
+
+    for budget in range(4, 40, 3):
+        gen = HFChatPolicy(model, tokenizer, max_new_tokens={"qds": budget}).generate([obs])[0]
+        assert len(gen.completion_ids) <= budget
+        if not gen.finished and "</q1>" in gen.text:
+            assert parse_subquestions(gen.text, question=question).valid, (budget, gen.text)
+
+
+def test_settings_no_policy_can_use_are_refused_when_it_is_made(tiny) -> None:
+    model, tokenizer = tiny
+    for bad, message in (({"roles": ["plannr"]}, "unknown role"), ({"max_new_tokens": "abc"}, "max_new_tokens must be a positive"),
+                         ({"max_new_tokens": {"ag": 0}}, "got 0 for ag"), ({"max_prompt_tokens": 0}, "max_prompt_tokens must be"),
+                         ({"do_sample": True, "temperature": 0}, "temperature must be a number above 0"),
+                         ({"top_p": 0}, "top_p must be")):
+        with pytest.raises(ValueError, match=message):
+            HFChatPolicy(model, tokenizer, **bad)
+
+
 @pytest.mark.parametrize("template", [
     "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
     "<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}",

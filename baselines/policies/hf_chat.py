@@ -31,6 +31,7 @@ of a vector env, awaiting its reset) gets an empty action.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from jade_env.roles.grammars import (
     valid_workflows,
 )
 from jade_env.roles.ids import MODULE_CODES, ROLES
+from jade_env.roles.parsers import SUBQUESTION_TAG
 from jade_env.roles.prompts import fields_of
 
 #: tokens per output: a workflow; four sub-questions; a query; ids of ten documents; a 40-word answer
@@ -103,6 +105,18 @@ def close_cut_output(grammar: OutputGrammar, text: str, segment: str) -> str:
     return text
 
 
+def drop_cut_opening(text: str) -> str:
+    """A decomposition cut short by its token budget after a sub-question's closing tag, inside (or just after) the next
+    one's opening tag (``<q1>...</q1><q2``): the sub-questions written, without the start of the one never written."""
+    closings = list(re.finditer("</" + SUBQUESTION_TAG.format(r"(\d+)") + ">", text))
+    if closings:
+        last = closings[-1]
+        rest = text[last.end():].strip()
+        if rest and f"<{SUBQUESTION_TAG.format(int(last.group(1)) + 1)}>".startswith(rest):
+            return text[: last.end()]
+    return text
+
+
 def token_budgets(max_new_tokens: int | Mapping[str, int] | None) -> dict[str, int]:
     """Tokens per output for every role: the defaults, one number for all, or the defaults with some roles changed."""
     if max_new_tokens is None:
@@ -111,8 +125,13 @@ def token_budgets(max_new_tokens: int | Mapping[str, int] | None) -> dict[str, i
         unknown = set(max_new_tokens) - set(ROLES)
         if unknown:
             raise ValueError(f"max_new_tokens has unknown role(s) {sorted(unknown)}; expected roles from {', '.join(ROLES)}")
-        return {**ROLE_MAX_NEW_TOKENS, **{k: int(v) for k, v in max_new_tokens.items()}}
-    return dict.fromkeys(ROLES, int(max_new_tokens))
+        budgets = {**ROLE_MAX_NEW_TOKENS, **max_new_tokens}
+    else:
+        budgets = dict.fromkeys(ROLES, max_new_tokens)
+    for role, value in budgets.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"max_new_tokens must be a positive integer (or a dict role -> one), got {value!r} for {role}")
+    return budgets
 
 
 @dataclass(slots=True)
@@ -157,7 +176,17 @@ class HFChatPolicy:
         self.model = model
         self.tokenizer = tokenizer
         self.roles = tuple(ROLES if roles is None else roles)
+        unknown = [r for r in self.roles if r not in ROLES]
+        if unknown or isinstance(roles, str):
+            raise ValueError(f"roles has unknown role(s) {unknown or [roles]}; expected a list of roles from {', '.join(ROLES)}")
         self.max_new_tokens = token_budgets(max_new_tokens)
+        for name, value in (("max_prompt_tokens", max_prompt_tokens), ("max_subquestions", max_subquestions)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if do_sample and not (isinstance(temperature, int | float) and temperature > 0):
+            raise ValueError(f"temperature must be a number above 0 when do_sample is true, got {temperature!r}")
+        if not (isinstance(top_p, int | float) and 0 < top_p <= 1):
+            raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}")
         self.do_sample = do_sample
         self.temperature, self.top_p = temperature, top_p
         self.max_prompt_tokens = max_prompt_tokens
@@ -179,8 +208,11 @@ class HFChatPolicy:
     @classmethod
     def from_pretrained(cls, path: str, roles: Iterable[str] | None = None, device: str = "cpu", **kwargs) -> HFChatPolicy:
         """Load a model folder or hub id (offline when HF_HUB_OFFLINE=1) with its tokenizer."""
+        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device={device!r}, but torch sees no GPU here; use device='cpu'")
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path).to(device)
         model.eval()
@@ -235,14 +267,18 @@ class HFChatPolicy:
             yield
             self._rng_states = (torch.get_rng_state(), torch.cuda.get_rng_state(devices[0]) if cuda else None)
 
-    def complete(self, prompts: Sequence[list[int]], max_new_tokens: int, grammars: Sequence[str] | None = None,
+    def complete(self, prompts: Sequence[list[int]], max_new_tokens: int | Sequence[int], grammars: Sequence[str] | None = None,
                  stop_strings: Sequence[str] | None = None, grammar_kind: str = "gbnf") -> list[tuple[list[int], list[float], bool]]:
         """One ``model.generate`` over token-id prompts: per row (completion ids, log-probs, ended by itself).
 
-        ``grammars``: one grammar text per row, GBNF (or regular expressions with ``grammar_kind="regex"``);
-        xgrammar constrains each row to its own. ``stop_strings``: texts after which a row stops. A row's
-        completion ends at its first end-of-sequence token, which it keeps.
+        ``max_new_tokens``: one budget for every row, or one per row (the batch runs to the largest, and each row is cut
+        to its own, as it would be alone). ``grammars``: one grammar text per row, GBNF (or regular expressions with
+        ``grammar_kind="regex"``); xgrammar constrains each row to its own. ``stop_strings``: texts after which a row
+        stops (what the batch pads it with after that is not its). A row's completion ends at its first end-of-sequence
+        token, which it keeps.
         """
+        budgets = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
+        max_new_tokens = max(budgets)
         torch = self.torch
         width = max(len(p) for p in prompts)
         pad = self.tokenizer.pad_token_id
@@ -272,18 +308,34 @@ class HFChatPolicy:
             scores = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
         results = []
         for i in range(len(prompts)):
-            completion = out.sequences[i, width:].tolist()
-            logprobs = scores[i].tolist()
-            n, ended = len(completion), False
-            for j, tok in enumerate(completion):
-                if tok == eos:
-                    n, ended = j + 1, True
-                    break
-            if not ended and stop_strings:
-                text = self.tokenizer.decode(completion, skip_special_tokens=True)
-                ended = any(s in text for s in stop_strings)
+            completion = out.sequences[i, width:].tolist()[: budgets[i]]
+            logprobs = scores[i].tolist()[: budgets[i]]
+            n = completion.index(eos) + 1 if eos in completion else len(completion)
+            ended = eos in completion
+            if stop_strings:  # a row stopped by a stop string is padded with pad (here eos) tokens it never sampled
+                stop = self._stop_length(completion[: n - 1] if ended else completion, stop_strings)
+                if stop is not None:
+                    n, ended = stop, True
             results.append((completion[:n], logprobs[:n], ended))
         return results
+
+    def _stop_length(self, ids: list[int], stop_strings: Sequence[str]) -> int | None:
+        """The fewest leading ``ids`` whose text holds a stop string (None: none does); found by bisection, a prefix's
+        text only growing with it."""
+        def holds(k: int) -> bool:
+            text = self.tokenizer.decode(ids[:k], skip_special_tokens=True)
+            return any(s in text for s in stop_strings)
+
+        if not ids or not holds(len(ids)):
+            return None
+        lo, hi = 1, len(ids)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if holds(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
 
     def _start(self, observation: Mapping[str, Any], budget: int | None) -> _Output:
         role = observation["role"]
@@ -316,12 +368,18 @@ class HFChatPolicy:
         out.logprobs += logprobs
         out.budget -= len(ids)
         out.finished = ended
-        if out.steps is None or not ended or not out.steps.add(self._segment(out)) or out.budget <= 0:
+        if out.steps is None or not ended:
+            return False
+        segment = self._segment(out)
+        if not out.steps.add(segment):
             return False
         # drop the end-of-sequence token the step grammar forced after the next opening tag, and go on
         if out.completion_ids[-1] == self.tokenizer.eos_token_id:
             out.completion_ids.pop()
             out.logprobs.pop()
+        if out.budget <= 0:  # no tokens left for that sub-question: the output is the ones written, cut (see _text)
+            out.finished = False
+            return False
         out.segment_start = len(out.completion_ids)
         out.grammar = out.steps.grammar()
         return True
@@ -330,7 +388,8 @@ class HFChatPolicy:
         text = out.prefix + self.tokenizer.decode(out.completion_ids, skip_special_tokens=True)
         if out.finished or out.grammar is None:
             return text
-        return close_cut_output(out.grammar, text, self._segment(out))
+        closed = close_cut_output(out.grammar, text, self._segment(out))
+        return drop_cut_opening(closed) if closed == text and out.steps is not None else closed
 
     def score_workflows(self, observation: Mapping[str, Any]) -> list[tuple[str, list[int], list[float]]]:
         """Every workflow valid at this planner step, with the model's log-probability of each of its tokens.
@@ -381,11 +440,11 @@ class HFChatPolicy:
         pending = list(outputs)
         while pending:
             prompts = [o.prompt_ids + o.completion_ids for o in pending]
-            budget = max(1, max(o.budget for o in pending))
+            budgets = [max(1, o.budget) for o in pending]  # each row its own, as alone
             if self.constrain:
-                rounds = self.complete(prompts, budget, grammars=[self._grammar_text(o) for o in pending])
+                rounds = self.complete(prompts, budgets, grammars=[self._grammar_text(o) for o in pending])
             else:
-                rounds = self.complete(prompts, budget, stop_strings=sorted({o.closing for o in pending}))
+                rounds = self.complete(prompts, budgets, stop_strings=sorted({o.closing for o in pending}))
             pending = [o for o, (ids, lps, ended) in zip(pending, rounds, strict=True) if self._absorb(o, ids, lps, ended)]
         done = iter([Generation(text=self._text(o), prompt_ids=o.prompt_ids, completion_ids=o.completion_ids, logprobs=o.logprobs,
                                 finished=o.finished) for o in outputs])

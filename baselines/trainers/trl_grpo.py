@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ _ROW = re.compile(r"^JadeRAG question (\d+), turn (\d+)$")
 class Args:
     model: str = ""  # a model folder (HF format) or hub id
     env: str = "JadeRAG-Synthetic-v0"
-    env_kwargs: dict = field(default_factory=lambda: {"n": 200, "synthetic": {"seed": 0}, "max_steps": 12})
+    env_kwargs: dict | None = None  # gym.make keywords (None: 200 Synthetic questions, and a 12-step cap for a team env)
     mode: str = "joint"  # joint: every role's turns are trained; decoupled: the planner's only
     max_steps: int = 2
     out: str = "runs/trl-grpo"
@@ -217,6 +217,8 @@ def train(args: Args) -> dict[str, Any]:
         raise JadeError("--model is required: a model folder in HF format (e.g. `jade-rag model get smollm2`) or a hub id")
     if args.num_generations < 2:
         raise JadeError(f"num_generations must be at least 2 (a GRPO group), got {args.num_generations}")
+    if args.env_kwargs is None:  # the Monolithic env caps its turns itself (max_turns); a team env's steps are capped at 12
+        args = replace(args, env_kwargs={"n": 200, "synthetic": {"seed": 0}, **({} if "Monolithic" in args.env else {"max_steps": 12})})
     check_make_kwargs(args.env, args.env_kwargs)  # a mistyped keyword is one line, before anything is written
     env = gym.make(args.env, **args.env_kwargs)
     out = Path(args.out)
