@@ -61,3 +61,56 @@ def test_a_language_model_behind_a_real_endpoint_plays_the_executors() -> None:
         env.close()
     finally:
         server.shutdown()
+
+
+JUNK = {  # path -> the reply body a misbehaving chat server sends
+    "choice_str": {"choices": ["hello"]},
+    "no_message": {"choices": [{}]},
+    "content_number": {"choices": [{"message": {"content": 3}}]},
+    "logprobs_text": {"choices": [{"message": {"content": "<answer>x</answer>"}, "logprobs": {"content": [{"logprob": "bad"}]}}]},
+    "usage_text": {"choices": [{"message": {"content": "<answer>x</answer>"}}], "usage": {"completion_tokens": "many"}},
+}
+
+
+def test_junk_replies_and_a_trickling_server_are_one_error_naming_the_url() -> None:
+    """Every field the policies read is checked (a junk reply is retried, then one JadeError), and the timeout bounds the
+    whole reply: a server that sends a byte every 0.2 s used to hold a call as long as it kept sending."""
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from jade_env.executors.endpoint import ChatEndpoint
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            mode = self.path.split("/")[1]
+            body = json.dumps(JUNK.get(mode, {"choices": [{"message": {"content": "<answer>x</answer>"}}]})).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    if mode == "trickle":
+                        time.sleep(0.2)
+            except OSError:
+                pass
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        for mode in JUNK:
+            with pytest.raises(JadeError, match=f"{base}/{mode}/chat/completions failed after 2 attempt\\(s\\): junk reply: "):
+                ChatEndpoint(f"{base}/{mode}", timeout=5, retries=1, backoff=0.01).post({})
+        started = time.monotonic()
+        with pytest.raises(JadeError, match="TimeoutError: no complete reply within 1 s"):
+            ChatEndpoint(f"{base}/trickle", timeout=1, retries=1, backoff=0.01).post({})
+        assert time.monotonic() - started < 5
+        assert ChatEndpoint(f"{base}/fine", timeout=5).post({})["choices"][0]["message"]["content"] == "<answer>x</answer>"
+    finally:
+        server.shutdown()

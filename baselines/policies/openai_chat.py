@@ -22,8 +22,9 @@ Unconstrained requests stop at the closing tag (``stop``; vLLM keeps it with
 written one sub-question per request, each prefilled with what was written so far (see
 :class:`~jade_env.roles.grammars.DecompositionSteps`).
 
-Every request has a timeout (300 s by default: a CPU-served model can take minutes on a long prompt);
-failures (connection errors, timeouts, HTTP 5xx and 429, junk bodies) are retried with exponential
+Every request has a timeout for the whole reply (300 s by default: a CPU-served model can take minutes on a long
+prompt); failures (connection errors, timeouts, HTTP 5xx and 429, junk bodies: any field read here of the wrong
+shape, :func:`~jade_env.executors.endpoint.reply_problem`) are retried with exponential
 backoff, ``retries`` times, then raised as one :class:`~jade_env.errors.JadeError` naming the URL and
 the last error. The standard library's ``urllib`` does the HTTP, so no extra dependency is needed.
 """

@@ -13,6 +13,7 @@ The HTTP client is :class:`ChatEndpoint` (standard library only), also used by t
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
@@ -24,6 +25,28 @@ from typing import Any
 from jade_env.errors import JadeError
 
 SCHEME = "openai:"
+
+
+def reply_problem(reply: Any) -> str | None:
+    """What makes a chat-completions reply unusable (None: nothing): the fields the policies and executors read, checked."""
+    if not isinstance(reply, dict) or not isinstance(reply.get("choices"), list) or not reply["choices"]:
+        return f"no choices: {str(reply)[:120]}"
+    choice = reply["choices"][0]
+    if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+        return f"choices[0] has no message: {str(choice)[:120]}"
+    if not isinstance(choice["message"].get("content"), str):
+        return f"choices[0].message.content is {type(choice['message'].get('content')).__name__}, not text"
+    logprobs = choice.get("logprobs")
+    if logprobs is not None:
+        content = logprobs.get("content") if isinstance(logprobs, dict) else logprobs
+        if content is not None and not (isinstance(content, list) and all(
+                isinstance(t, dict) and isinstance(t.get("logprob", 0.0), int | float) and not isinstance(t.get("logprob"), bool)
+                for t in content)):
+            return f"choices[0].logprobs.content is not a list of {{logprob: number}}: {str(content)[:120]}"
+    usage = reply.get("usage")
+    if usage is not None and not (isinstance(usage, dict) and isinstance(usage.get("completion_tokens", 0), int | None)):
+        return f"usage is not {{completion_tokens: integer}}: {str(usage)[:120]}"
+    return None
 
 
 class ChatEndpoint:
@@ -44,11 +67,18 @@ class ChatEndpoint:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+            deadline = time.monotonic() + self.timeout  # for the whole reply: urllib's timeout bounds each read only
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    reply = json.loads(response.read().decode("utf-8"))
-                if not isinstance(reply, dict) or not reply.get("choices"):
-                    last = f"reply has no choices: {str(reply)[:120]}"
+                    chunks = []
+                    while chunk := response.read1(1 << 16):  # one read at a time, so a trickling server meets the deadline
+                        chunks.append(chunk)
+                        if time.monotonic() > deadline:
+                            raise TimeoutError(f"no complete reply within {self.timeout:g} s")
+                    reply = json.loads(b"".join(chunks).decode("utf-8"))
+                problem = reply_problem(reply)
+                if problem:
+                    last = f"junk reply: {problem}"
                     continue
                 return reply
             except urllib.error.HTTPError as err:
@@ -56,7 +86,7 @@ class ChatEndpoint:
                 last = f"HTTP {err.code} {err.reason}" + (f": {detail}" if detail else "")
                 if err.code < 500 and err.code != 429:
                     break  # a client error will not go away by retrying
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError, http.client.HTTPException) as err:
                 last = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
                 last = f"reply is not JSON ({err})"
