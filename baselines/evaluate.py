@@ -44,7 +44,7 @@ from jade_env.data.hashing import split_hash
 from jade_env.errors import JadeError
 from jade_env.predictions import parse_prediction
 from jade_env.registration import make_checked
-from jade_env.run_folder import RunLock, atomic_write, json_line, reject_lines, resume_jsonl
+from jade_env.run_folder import RunLock, atomic_write, config_differences, json_line, reject_lines, resume_jsonl
 from jade_env.scoring import score_corpus
 from jade_env.wrappers import TrajectoryRecorder
 
@@ -286,9 +286,7 @@ def _evaluate_locked(env: gym.Env, agent: Any, env_id: str, out: Path, agent_nam
               "limit": limit, "seed": seed, "sample": sample}
     config_path = out / "config.json"
     if config_path.exists() and (held := _read_config(config_path)) != config:
-        held = held if isinstance(held, dict) else {}
-        differ = [f"{k}: {held.get(k)!r} there, {config[k]!r} now" for k in config if held.get(k) != config[k]]
-        raise JadeError(f"{out} holds a run with another configuration ({config_path}: {'; '.join(differ) or 'other keys'}); "
+        raise JadeError(f"{out} holds a run with another configuration ({config_path}: {config_differences(held, config)}); "
                         "use a new --out folder, or the same settings to resume it")
     atomic_write(config_path, json.dumps(config, indent=2, sort_keys=True))
 

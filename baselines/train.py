@@ -65,7 +65,7 @@ from baselines.executor_specs import SPECS, ExecutorSpec, SpecExecutor
 from jade_env.errors import JadeError, boolean_option, json_object
 from jade_env.registration import check_make_kwargs, make_checked
 from jade_env.roles.ids import ROLES, TOP_LEVEL_WORKFLOWS
-from jade_env.run_folder import RunLock, atomic_file, atomic_write
+from jade_env.run_folder import RunLock, atomic_file, atomic_write, config_differences
 
 WORKFLOWS = [",".join(w) for w in TOP_LEVEL_WORKFLOWS]
 
@@ -332,8 +332,7 @@ def _train(args: Args, env: CandidateActionEnv, heldout: gym.Env) -> dict:
             held["env_kwargs"] = json.dumps(json.loads(held["env_kwargs"]), sort_keys=True)
         now = {k: v for k, v in run_config(args).items() if k not in ("steps", "out")}
         if held != now:
-            differ = "; ".join(f"--{k.replace('_', '-')}: {held.get(k)!r} there, {now.get(k)!r} now"
-                               for k in sorted(set(held) | set(now)) if held.get(k) != now.get(k))
+            differ = config_differences(held, now, label=lambda k: f"--{k.replace('_', '-')}")
             raise JadeError(f"{out} holds a run with another configuration ({differ}); use a new --out folder (only --steps "
                             "may change)")
     torch.manual_seed(args.seed)

@@ -195,3 +195,12 @@ def reject_lines(path: Path, lines: list[bytes]) -> None:
         f.write(b"".join(lines))
         f.flush()
         os.fsync(f.fileno())
+
+
+def config_differences(held: Any, now: dict[str, Any], label: Callable[[str], str] = str) -> str:
+    """How the config a run folder holds differs from this run's, setting by setting ("agent: 'a' there, 'b' now; ..."),
+    each setting named by ``label`` (the option that sets it)."""
+    held = held if isinstance(held, dict) else {}
+    keys = [*now, *(k for k in held if k not in now)]
+    return "; ".join(f"{label(k)}: {held.get(k)!r} there, {now.get(k)!r} now" for k in keys if held.get(k) != now.get(k)) \
+        or "other keys"

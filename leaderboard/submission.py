@@ -171,8 +171,8 @@ def _load_json(path: Path):
         raise SubmissionError(f"{path}: unreadable JSON ({type(err).__name__}: {str(err)[:80]})") from None
 
 
-def read_predictions(path: Path, track: Track) -> tuple[dict[str, PredictionLine], tuple[str, ...], bytes]:
-    """Every valid line, the ids of the track without a prediction, and the raw bytes; or every problem at once."""
+def read_predictions(path: Path, track: Track) -> tuple[dict[str, PredictionLine], tuple[str, ...]]:
+    """Every valid line and the ids of the track without a prediction; or every problem at once."""
     size = _regular_file(path)
     if size > MAX_FILE_BYTES:
         raise SubmissionError(f"{path}: {size:,} bytes; a predictions file may have at most {MAX_FILE_BYTES:,} bytes")
@@ -224,7 +224,7 @@ def read_predictions(path: Path, track: Track) -> tuple[dict[str, PredictionLine
             shown.append(_foreign_hint(track, foreign))
         raise SubmissionError(f"{len(problems)} problem(s) in the submission:\n" + "\n".join(shown))
     missing = tuple(e.id for e in track.examples() if e.id not in lines)
-    return lines, missing, data
+    return lines, missing
 
 
 def _foreign_hint(track: Track, foreign: list[str]) -> str:
@@ -242,7 +242,7 @@ def load_submission(track: Track, predictions: Path, metadata: Path | None = Non
     except SubmissionError as err:
         problems.append(str(err))
     try:
-        lines, missing, _ = read_predictions(predictions, track)
+        lines, missing = read_predictions(predictions, track)
     except SubmissionError as err:
         problems.append(str(err))
     if problems:

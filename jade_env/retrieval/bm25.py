@@ -187,17 +187,22 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def _host_prefix(name: str) -> str:
+    """The start of the name of every work folder of builds of ``name`` on this host."""
+    return f"{name}.tmp-{socket.gethostname()}-"
+
+
 def _work_prefix(name: str) -> str:
     """The prefix of a build's work folders: the host and process that own them (:func:`_remove_stale_work`)."""
-    return f"{name}.tmp-{socket.gethostname()}-{os.getpid()}-"
+    return f"{_host_prefix(name)}{os.getpid()}-"
 
 
 def _remove_stale_work(folder: Path, name: str) -> None:
     """Remove the work folders that builds of ``name`` killed on this host left in ``folder`` (their process is gone);
     those of other hosts (a shared cache) and of running builds are left alone."""
-    host = socket.gethostname()
-    for path in folder.glob(f"{glob.escape(name)}.tmp-{glob.escape(host)}-*-*"):
-        pid = path.name[len(f"{name}.tmp-{host}-"):].split("-", 1)[0]
+    host_prefix = _host_prefix(name)
+    for path in folder.glob(glob.escape(host_prefix) + "*-*"):
+        pid = path.name[len(host_prefix):].split("-", 1)[0]
         if not pid.isdigit():
             continue
         try:
