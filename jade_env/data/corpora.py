@@ -27,7 +27,6 @@ from typing import Any
 
 from jade_env.data.corpus import Corpus
 from jade_env.data.hashing import corpus_hash
-from jade_env.data.loaders import _may_hold_surrogates
 from jade_env.data.parquet import is_parquet, parquet_length, parquet_rows
 from jade_env.data.types import Example, Passage, join_sentences, make_passage
 from jade_env.errors import DataFormatError, json_problem
@@ -142,7 +141,7 @@ class ExternalCorpus:
                         raise DataFormatError(f"{where}: invalid JSON; expected one object {ROW_SHAPES} per line") from None
                     except RecursionError:
                         raise DataFormatError(f"{where}: the JSON is nested too deeply; expected one object {ROW_SHAPES} per line") from None
-                    if _may_hold_surrogates(raw):  # an escaped surrogate: a lone one cannot be stored as UTF-8
+                    if b"\\ud" in raw or b"\\uD" in raw:  # an escaped surrogate: a lone one cannot be stored as UTF-8
                         _check_encodable(row, where)
                     yield where, row
 
